@@ -1,0 +1,31 @@
+# Two entry points on a fresh machine: `make demo` and `make test`.
+# torch is installed first and pinned by constraints.txt, so nothing can pull another
+# torch (or CUDA packages) afterwards.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/vaelab train configs/quickstart.yaml --out runs/quickstart --overwrite
+	$(VENV)/bin/vaelab info runs/quickstart
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/trainer_overhead.py
+
+clean:
+	rm -rf $(VENV) runs build src/*.egg-info

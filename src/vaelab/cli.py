@@ -1,0 +1,184 @@
+"""The `vaelab` command: one sub-command per verb; each parses, calls one function, prints.
+
+Errors a user can fix (vaelab.errors.VaelabError) become one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+EXIT_USAGE = 2
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from vaelab.runs import load_config, run_config
+    from vaelab.training import checkpoint as ckpt
+    from vaelab.training import train
+
+    if args.resume:
+        run_dir, overrides = Path(args.resume), args.items
+        cfg = run_config(run_dir, overrides)
+    else:
+        if not args.items:
+            raise _usage("train needs a CONFIG file (or --resume RUN)")
+        config_path, overrides = Path(args.items[0]), args.items[1:]
+        cfg = load_config(config_path, overrides)
+        run_dir = Path(args.out) if args.out else Path("runs") / config_path.stem
+        if (run_dir / ckpt.STATE).exists() and not args.overwrite:
+            raise _usage(f"{run_dir} already holds a run: --resume {run_dir} continues it, --overwrite starts over")
+    try:
+        result = train(cfg, run_dir, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        print(f"interrupted: state saved in {run_dir}; continue with: vaelab train --resume {run_dir}", file=sys.stderr)
+        sys.exit(130)
+    print(f"run folder: {result.run_dir}")
+    for name in ("reconstructions.png", "samples.png"):
+        if (result.run_dir / name).exists():
+            print(f"  {result.run_dir / name}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from vaelab.plots.run_pictures import save_samples
+    from vaelab.runs import load
+
+    model = load(args.run, args.checkpoint)
+    out = Path(args.out) if args.out else Path(args.run) / "samples.png"
+    print(save_samples(model, out, n=args.n, seed=args.seed))
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from vaelab.plots.run_pictures import save_reconstructions
+    from vaelab.runs import load
+
+    model = load(args.run, args.checkpoint)
+    out = Path(args.out) if args.out else Path(args.run) / "reconstructions.png"
+    print(save_reconstructions(model, _split(args.run, args.split), out, n=args.n))
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from vaelab.data import to_float
+    from vaelab.models.interpolation import INTERPOLATIONS
+    from vaelab.plots.grid import save_grid
+    from vaelab.runs import load
+
+    model = load(args.run, args.checkpoint)
+    data = _split(args.run, args.split)
+    for index in (args.start, args.end):
+        if not 0 <= index < len(data):
+            raise _usage(f"image index {index} out of range: the {args.split} split has {len(data)} images")
+    x = to_float(data.images[[args.start, args.end]]).to(model.device)
+    with torch.no_grad():
+        z0, z1 = model.encode(x)
+        path = INTERPOLATIONS[args.method](z0, z1, args.steps)
+        strip = torch.cat([x[:1].cpu(), model.decode(path).cpu(), x[1:].cpu()])
+    out = Path(args.out) if args.out else Path(args.run) / f"interpolate_{args.start}_{args.end}_{args.method}.png"
+    print(save_grid(strip, out, nrow=len(strip), scale=2))
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from vaelab.config import to_dict
+    from vaelab.runs import load, run_config
+    from vaelab.training import checkpoint as ckpt
+
+    cfg = run_config(args.run)
+    model = load(args.run, "last")
+    history = ckpt.read_jsonl(Path(args.run) / ckpt.METRICS)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"run:    {args.run}")
+    print(f"model:  {cfg.model.name}, {params:,} parameters, data shape {model.data_shape}")
+    print(f"data:   {cfg.data.name} ({cfg.data.split} split, held out {cfg.data.val})")
+    print(f"epochs: {len(history)} of {cfg.train.epochs}")
+    if history:
+        last = history[-1]
+        terms = "  ".join(f"{k} {v:.4f}" for k, v in last.items() if "/" in k and not k.endswith("seconds"))
+        print(f"last:   {terms}   (nats per example)")
+        if any("val/loss" in r for r in history):
+            best = min(history, key=lambda r: r.get("val/loss", float("inf")))
+            print(f"best:   val/loss {best['val/loss']:.4f} at epoch {best['epoch']}")
+    if args.config:
+        import yaml
+
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+
+
+def _split(run: str, split: str):
+    """The held-out ('val') or training images of a run's dataset."""
+    from vaelab.data import load_dataset
+    from vaelab.runs import run_config
+
+    data = load_dataset(run_config(run).data)
+    if split == "val" and data.val is not None and len(data.val):
+        return data.val
+    return data.train
+
+
+def _usage(message: str):
+    from vaelab.errors import VaelabError
+
+    return VaelabError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vaelab", description="Train, sample and inspect autoencoders and VAEs.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG.yaml [key=value ...]")
+    p.add_argument("items", nargs="*", metavar="CONFIG [key=value ...]", help="config file, then overrides such as train.epochs=5")
+    p.add_argument("--out", help="run folder (default runs/<config name>)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder (overrides may follow)")
+    p.add_argument("--overwrite", action="store_true", help="start over in a folder that already holds a run")
+    p.set_defaults(func=cmd_train)
+
+    def run_parser(name: str, help: str) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help, description=help)
+        q.add_argument("run", metavar="RUN", help="run folder")
+        q.add_argument("--checkpoint", choices=["best", "last"], default="best")
+        q.add_argument("--out", help="PNG to write (default: in the run folder)")
+        return q
+
+    p = run_parser("sample", "draw images from the model's prior")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+    p = run_parser("reconstruct", "inputs beside their reconstructions")
+    p.add_argument("-n", type=int, default=32, help="number of images")
+    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = run_parser("interpolate", "decode a path in latent space between two images")
+    p.add_argument("--from", dest="start", type=int, required=True, metavar="I", help="index of the first image")
+    p.add_argument("--to", dest="end", type=int, required=True, metavar="J", help="index of the last image")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--method", choices=["slerp", "linear"], default="slerp")
+    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--config", action="store_true", help="also print the full config")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vaelab.errors import VaelabError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except VaelabError as e:
+        print(f"vaelab: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

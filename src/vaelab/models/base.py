@@ -1,0 +1,65 @@
+"""The one interface every model of the family speaks.
+
+The trainer, evaluation and plots talk only to this: a new model is one file plus a
+line in the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from vaelab.errors import CapabilityError
+
+
+@dataclass
+class LossOutput:
+    """What `model(x)` returns.
+
+    loss:  scalar to minimise, in nats per example (summed over the data dimensions,
+           averaged over the batch); carries gradients.
+    terms: named scalars in the same units (recon, kl, ...), detached, for logging.
+    """
+
+    loss: Tensor
+    terms: dict[str, Tensor]
+
+
+class GenerativeModel(nn.Module):
+    """Base class: `encode`, `decode`, `forward` -> LossOutput, `sample`, `reconstruct`.
+
+    Images are float tensors [B, C, H, W] with pixels in [0, 1].
+    """
+
+    name: str = "base"
+
+    def __init__(self, config, data_shape: tuple[int, int, int]):
+        super().__init__()
+        self.config = config
+        self.data_shape = tuple(data_shape)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """x [B, C, H, W] -> the latent point that represents it (a posterior mean, a code)."""
+        raise NotImplementedError
+
+    def decode(self, z: Tensor) -> Tensor:
+        """z -> the image the model expects for it, [B, C, H, W] in [0, 1]."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images drawn from the model, [n, C, H, W] in [0, 1]."""
+        raise CapabilityError(f"model {self.name!r} has no prior to sample from")
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """decode(encode(x)): [B, C, H, W] -> [B, C, H, W] in [0, 1]."""
+        return self.decode(self.encode(x))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

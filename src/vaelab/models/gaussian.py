@@ -1,0 +1,27 @@
+"""The diagonal Gaussian posterior q(z|x) = N(mu, diag(exp(logvar))) and its prior N(0, I)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """z = mu + sigma * eps, eps ~ N(0, I): a sample whose gradient reaches mu and logvar."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per dimension, [B, D] (nats).
+
+    KL_j = 0.5 * (mu_j^2 + exp(logvar_j) - 1 - logvar_j). Sum over j for the example's KL.
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def log_normal(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(z; mu, diag(exp(logvar))) summed over the last dimension, [...] (nats)."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)

@@ -1,0 +1,26 @@
+"""Model names -> classes and their config dataclasses. A new model is one line here."""
+
+from __future__ import annotations
+
+from vaelab.errors import ConfigError
+from vaelab.models.ae import AE, AEConfig
+from vaelab.models.base import GenerativeModel
+from vaelab.models.vae import VAE, VAEConfig
+
+MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
+    "ae": (AE, AEConfig),
+    "vae": (VAE, VAEConfig),
+}
+
+
+def config_class(name: str) -> type:
+    """The config dataclass of the model called `name`."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name][1]
+
+
+def build_model(config, data_shape: tuple[int, int, int]) -> GenerativeModel:
+    """A fresh model for images of `data_shape` (C, H, W) from its config."""
+    model_cls, _ = MODELS[config.name]
+    return model_cls(config, data_shape)

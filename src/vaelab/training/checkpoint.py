@@ -1,0 +1,106 @@
+"""Run folders on disk: what is in one, and writing its files atomically.
+
+    RUN/config.yaml          the full RunConfig
+    RUN/last.safetensors     weights after the last finished epoch (or at an interrupt)
+    RUN/best.safetensors     weights with the lowest validation loss so far
+    RUN/trainer_state.pt     optimizer, LR schedule, epoch, step, RNG states: what --resume needs
+    RUN/metrics.jsonl        one JSON line per epoch
+    RUN/*.png                pictures
+
+Weights carry metadata (model name, data shape, epoch) so that a run can be rebuilt
+from its folder alone and a checkpoint of another model is recognised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file, safe_open
+
+from vaelab.errors import RunError
+
+CONFIG = "config.yaml"
+LAST = "last.safetensors"
+BEST = "best.safetensors"
+STATE = "trainer_state.pt"
+METRICS = "metrics.jsonl"
+FORMAT = "vaelab/1"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then rename it onto `path`.
+
+    A crash mid-write leaves the old file intact and no partial file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_weights(module: torch.nn.Module, path: Path, **meta) -> None:
+    """Module weights as safetensors, with string metadata (`format`, plus JSON-encoded `meta`)."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    metadata = {"format": FORMAT, **{k: json.dumps(v) for k, v in meta.items()}}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def read_metadata(path: Path) -> dict:
+    """The metadata saved by `save_weights`, JSON values decoded."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except (SafetensorError, OSError) as e:
+        raise RunError(f"{path}: not a readable safetensors file ({e})") from None
+    if raw.get("format") != FORMAT:
+        raise RunError(f"{path}: not a vaelab checkpoint (format {raw.get('format')!r})")
+    return {k: json.loads(v) for k, v in raw.items() if k != "format"}
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    """Load weights saved by `save_weights` into `model`; a mismatch is a RunError."""
+    try:
+        model.load_state_dict(load_file(str(path), device=str(model_device(model))))
+    except RuntimeError as e:  # missing/unexpected keys or size mismatches
+        first = str(e).splitlines()[0]
+        raise RunError(f"{path} does not fit the model in its config: {first}") from None
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(iter(model.parameters()), torch.empty(0)).device
+
+
+def save_state(state: dict, path: Path) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def rewrite_jsonl(path: Path, records: list[dict]) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in records)))

@@ -1,0 +1,214 @@
+"""The training loop: a plain PyTorch loop over in-memory tensors.
+
+No per-step framework: the data are a uint8 tensor batched by index, and the loop does
+only forward, backward, step and a running sum of the loss terms (a device-side add;
+the progress bar reads them back every `log_every` steps). Everything that happens once
+an epoch (validation, metrics line, checkpoints) is outside the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from vaelab.config import RunConfig, to_dict
+from vaelab.data import DataSplits, ImageDataset, batches, load_dataset
+from vaelab.errors import ConfigError, RunError
+from vaelab.models import GenerativeModel, build_model
+from vaelab.plots.run_pictures import save_run_pictures
+from vaelab.training import checkpoint as ckpt
+
+log = logging.getLogger("vaelab")
+
+
+@dataclass
+class TrainResult:
+    model: GenerativeModel
+    run_dir: Path
+    history: list[dict]  # one metrics record per epoch, as in metrics.jsonl
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: RunConfig, total_steps: int):
+    """Adam or AdamW, with a constant or cosine (per step) learning rate."""
+    t = cfg.train
+    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if t.optimizer not in optimizers:
+        raise ConfigError(f"unknown optimizer {t.optimizer!r}; use 'adam' or 'adamw'")
+    optimizer = optimizers[t.optimizer](model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    if t.lr_schedule == "constant":
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    elif t.lr_schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    else:
+        raise ConfigError(f"unknown lr_schedule {t.lr_schedule!r}; use 'constant' or 'cosine'")
+    return optimizer, schedule
+
+
+@torch.no_grad()
+def mean_terms(model: GenerativeModel, data: ImageDataset, cfg: RunConfig, seed: int = 0) -> dict[str, float]:
+    """Loss terms averaged over every example of `data` (nats per example), in eval mode.
+
+    Dynamic binarization and the posterior sample use a fixed seed, so the numbers of
+    two epochs are comparable.
+    """
+    was_training = model.training
+    model.eval()
+    device = model.device
+    generator = torch.Generator().manual_seed(seed)
+    sums: dict[str, torch.Tensor] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for x, y in batches(data, cfg.train.eval_batch_size, generator=generator, binarize=cfg.data.binarize):
+            x, y = x.to(device), None if y is None else y.to(device)
+            out = model(x, y)
+            for k, v in {"loss": out.loss.detach(), **out.terms}.items():
+                sums[k] = sums.get(k, 0) + v * len(x)
+    model.train(was_training)
+    return {k: float(v) / len(data) for k, v in sums.items()}
+
+
+def train(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    data: DataSplits | None = None,
+) -> TrainResult:
+    """Train `cfg.model` on `cfg.data` and keep everything in `run_dir`.
+
+    resume=True continues from run_dir/trainer_state.pt (the epochs in `cfg.train.epochs`
+    are the total, so raising it extends a finished run). Ctrl-C saves the current state
+    before re-raising KeyboardInterrupt, so an interrupted run resumes where it stopped.
+    """
+    run_dir = Path(run_dir)
+    t = cfg.train
+    device = pick_device(t.device)
+    torch.manual_seed(t.seed)
+    data = data if data is not None else load_dataset(cfg.data)
+    model = build_model(cfg.model, data.train.shape).to(device)
+    steps_per_epoch = math.ceil(len(data.train) / t.batch_size)
+    optimizer, schedule = build_optimizer(model, cfg, t.epochs * steps_per_epoch)
+    generator = torch.Generator().manual_seed(t.seed)  # data order and dynamic binarization
+    state = {"epoch": 0, "step": 0, "best": math.inf}
+
+    if resume:
+        if not (run_dir / ckpt.STATE).exists():
+            raise RunError(f"{run_dir} has no {ckpt.STATE} to resume from")
+        saved = ckpt.load_state(run_dir / ckpt.STATE)
+        ckpt.load_weights(model, run_dir / ckpt.LAST)
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = {k: saved[k] for k in state}
+        # drop metric lines of epochs after the checkpoint (written just before a crash)
+        kept = [r for r in ckpt.read_jsonl(run_dir / ckpt.METRICS) if r["epoch"] <= state["epoch"]]
+        ckpt.rewrite_jsonl(run_dir / ckpt.METRICS, kept)
+        log.info("resuming %s at epoch %d, step %d", run_dir, state["epoch"], state["step"])
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ckpt.METRICS).unlink(missing_ok=True)
+    ckpt.atomic_write(run_dir / ckpt.CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
+    meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
+
+    def save(best: bool = False) -> None:
+        ckpt.save_weights(model, run_dir / ckpt.LAST, epoch=state["epoch"], **meta)
+        if best:
+            ckpt.save_weights(model, run_dir / ckpt.BEST, epoch=state["epoch"], **meta)
+        full = {
+            **state,
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        ckpt.save_state(full, run_dir / ckpt.STATE)
+
+    writer = _tensorboard(run_dir) if t.tensorboard else None
+    model.train()
+    try:
+        while state["epoch"] < t.epochs:
+            epoch = state["epoch"] + 1
+            start = time.perf_counter()
+            train_terms = _train_epoch(model, optimizer, schedule, data.train, cfg, generator, epoch, state)
+            record = {"epoch": epoch, "step": state["step"], "lr": schedule.get_last_lr()[0]}
+            record.update({f"train/{k}": v for k, v in train_terms.items()})
+            record["train/seconds"] = time.perf_counter() - start
+            if data.val is not None and len(data.val):
+                record.update({f"val/{k}": v for k, v in mean_terms(model, data.val, cfg).items()})
+            score = record.get("val/loss", record["train/loss"])
+            state["epoch"] = epoch
+            improved = score < state["best"]
+            state["best"] = min(score, state["best"])
+            ckpt.append_jsonl(run_dir / ckpt.METRICS, record)  # before the checkpoint: see resume
+            save(best=improved)
+            if writer:
+                for k, v in record.items():
+                    writer.add_scalar(k, v, state["step"])
+            log.info("epoch %d/%d  %s", epoch, t.epochs, _summary(record))
+    except KeyboardInterrupt:
+        save()
+        raise
+    finally:
+        if writer:
+            writer.close()
+    save_run_pictures(model, data.val if data.val is not None and len(data.val) else data.train, run_dir)
+    return TrainResult(model, run_dir, ckpt.read_jsonl(run_dir / ckpt.METRICS))
+
+
+def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, state) -> dict[str, float]:
+    t = cfg.train
+    device = model.device
+    sums: dict[str, torch.Tensor] = {}
+    seen = 0
+    bar = tqdm(
+        total=math.ceil(len(dataset) / t.batch_size),
+        desc=f"epoch {epoch}/{t.epochs}",
+        disable=None if t.progress else True,  # None: no bar when stderr is not a terminal
+        leave=False,
+        dynamic_ncols=True,
+    )
+    for i, (x, y) in enumerate(batches(dataset, t.batch_size, shuffle=True, generator=generator, binarize=cfg.data.binarize)):
+        x, y = x.to(device, non_blocking=True), None if y is None else y.to(device, non_blocking=True)
+        out = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if t.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        optimizer.step()
+        schedule.step()
+        state["step"] += 1
+        for k, v in {"loss": out.loss.detach(), **out.terms}.items():
+            sums[k] = sums.get(k, 0) + v * len(x)
+        seen += len(x)
+        if t.progress and (i + 1) % t.log_every == 0:
+            bar.set_postfix({k: f"{float(v) / seen:.2f}" for k, v in sums.items()}, refresh=False)
+        bar.update()
+    bar.close()
+    return {k: float(v) / seen for k, v in sums.items()}
+
+
+def _summary(record: dict) -> str:
+    keys = [k for k in record if k.startswith(("train/", "val/")) and not k.endswith("seconds")]
+    return "  ".join(f"{k} {record[k]:.3f}" for k in keys) + f"  ({record['train/seconds']:.1f}s)"
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("train.tensorboard=true but the tensorboard package is not installed; skipping it")
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
