@@ -49,6 +49,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:1 ...
     eval_batch_size: int = 500
+    checkpoint_seconds: float = 60.0  # write checkpoints at most this often, and always after the
+    #   last epoch and on Ctrl-C (0 = after every epoch); a crash loses at most this much work
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     log_every: int = 20  # steps between progress-bar refreshes

@@ -1,8 +1,8 @@
 """Run folders on disk: what is in one, and writing its files atomically.
 
     RUN/config.yaml          the full RunConfig
-    RUN/last.safetensors     weights after the last finished epoch (or at an interrupt)
-    RUN/best.safetensors     weights with the lowest validation loss so far
+    RUN/last.safetensors     weights at the last checkpoint (end of an epoch, or an interrupt)
+    RUN/best.safetensors     weights of the epoch with the lowest validation loss so far
     RUN/trainer_state.pt     optimizer, LR schedule, epoch, step, RNG states: what --resume needs
     RUN/metrics.jsonl        one JSON line per epoch
     RUN/*.png                pictures
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -50,9 +51,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.remove(tmp)
 
 
-def save_weights(module: torch.nn.Module, path: Path, **meta) -> None:
-    """Module weights as safetensors, with string metadata (`format`, plus JSON-encoded `meta`)."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+def save_weights(state_dict: dict[str, torch.Tensor], path: Path, **meta) -> None:
+    """Weights as safetensors, with string metadata (`format`, plus JSON-encoded `meta`)."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     metadata = {"format": FORMAT, **{k: json.dumps(v) for k, v in meta.items()}}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
@@ -80,6 +81,22 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
 
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(iter(model.parameters()), torch.empty(0)).device
+
+
+def same_file(source: Path, target: Path) -> None:
+    """Make `target` hold what `source` holds now (a hard link, or a copy where links fail).
+
+    Safe because files here are only ever replaced whole (atomic_write), never edited:
+    a later replacement of `source` leaves `target` as it was.
+    """
+    def link(tmp: Path) -> None:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+    atomic_write(target, link)
 
 
 def save_state(state: dict, path: Path) -> None:

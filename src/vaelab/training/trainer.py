@@ -42,14 +42,16 @@ def pick_device(name: str) -> torch.device:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: RunConfig, total_steps: int):
-    """Adam or AdamW, with a constant or cosine (per step) learning rate."""
+    """Adam or AdamW (fused implementation), with a constant or cosine (per step) learning rate."""
     t = cfg.train
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if t.optimizer not in optimizers:
         raise ConfigError(f"unknown optimizer {t.optimizer!r}; use 'adam' or 'adamw'")
-    optimizer = optimizers[t.optimizer](model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    # The fused kernel does the whole update in one call per step: measured 1.3x faster
+    # epochs than the default Adam for the MLP VAE on 2 CPU cores (benchmarks/).
+    optimizer = optimizers[t.optimizer](model.parameters(), lr=t.lr, weight_decay=t.weight_decay, fused=True)
     if t.lr_schedule == "constant":
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        schedule = None  # nothing to step: saves a Python call per step
     elif t.lr_schedule == "cosine":
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     else:
@@ -89,8 +91,10 @@ def train(
     """Train `cfg.model` on `cfg.data` and keep everything in `run_dir`.
 
     resume=True continues from run_dir/trainer_state.pt (the epochs in `cfg.train.epochs`
-    are the total, so raising it extends a finished run). Ctrl-C saves the current state
-    before re-raising KeyboardInterrupt, so an interrupted run resumes where it stopped.
+    are the total, so raising it extends a finished run). Checkpoints are written after
+    the last epoch, every `checkpoint_seconds` in between, and on Ctrl-C, which saves the
+    current state before re-raising KeyboardInterrupt: an interrupted run resumes where
+    it stopped.
     """
     run_dir = Path(run_dir)
     t = cfg.train
@@ -101,7 +105,7 @@ def train(
     steps_per_epoch = math.ceil(len(data.train) / t.batch_size)
     optimizer, schedule = build_optimizer(model, cfg, t.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(t.seed)  # data order and dynamic binarization
-    state = {"epoch": 0, "step": 0, "best": math.inf}
+    state = {"epoch": 0, "step": 0, "best": math.inf, "best_epoch": 0}
 
     if resume:
         if not (run_dir / ckpt.STATE).exists():
@@ -109,11 +113,12 @@ def train(
         saved = ckpt.load_state(run_dir / ckpt.STATE)
         ckpt.load_weights(model, run_dir / ckpt.LAST)
         optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
+        if schedule is not None:
+            schedule.load_state_dict(saved["schedule"])
         generator.set_state(saved["generator"])
         torch.set_rng_state(saved["torch_rng"])
         state = {k: saved[k] for k in state}
-        # drop metric lines of epochs after the checkpoint (written just before a crash)
+        # drop metric lines of epochs after the checkpoint (written before a crash)
         kept = [r for r in ckpt.read_jsonl(run_dir / ckpt.METRICS) if r["epoch"] <= state["epoch"]]
         ckpt.rewrite_jsonl(run_dir / ckpt.METRICS, kept)
         log.info("resuming %s at epoch %d, step %d", run_dir, state["epoch"], state["step"])
@@ -122,19 +127,26 @@ def train(
         (run_dir / ckpt.METRICS).unlink(missing_ok=True)
     ckpt.atomic_write(run_dir / ckpt.CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
     meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
+    best_weights: dict | None = None  # best weights not yet written (a copy, taken when they were best)
+    last_write = time.monotonic()
 
-    def save(best: bool = False) -> None:
-        ckpt.save_weights(model, run_dir / ckpt.LAST, epoch=state["epoch"], **meta)
-        if best:
-            ckpt.save_weights(model, run_dir / ckpt.BEST, epoch=state["epoch"], **meta)
+    def save() -> None:
+        nonlocal best_weights, last_write
+        ckpt.save_weights(model.state_dict(), run_dir / ckpt.LAST, epoch=state["epoch"], **meta)
+        if best_weights is not None and state["best_epoch"] == state["epoch"]:
+            ckpt.same_file(run_dir / ckpt.LAST, run_dir / ckpt.BEST)  # no second serialisation
+        elif best_weights is not None:
+            ckpt.save_weights(best_weights, run_dir / ckpt.BEST, epoch=state["best_epoch"], **meta)
+        best_weights = None
         full = {
             **state,
             "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(),
+            "schedule": schedule.state_dict() if schedule is not None else None,
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
         ckpt.save_state(full, run_dir / ckpt.STATE)
+        last_write = time.monotonic()
 
     writer = _tensorboard(run_dir) if t.tensorboard else None
     model.train()
@@ -143,17 +155,19 @@ def train(
             epoch = state["epoch"] + 1
             start = time.perf_counter()
             train_terms = _train_epoch(model, optimizer, schedule, data.train, cfg, generator, epoch, state)
-            record = {"epoch": epoch, "step": state["step"], "lr": schedule.get_last_lr()[0]}
+            record = {"epoch": epoch, "step": state["step"], "lr": optimizer.param_groups[0]["lr"]}
             record.update({f"train/{k}": v for k, v in train_terms.items()})
             record["train/seconds"] = time.perf_counter() - start
             if data.val is not None and len(data.val):
                 record.update({f"val/{k}": v for k, v in mean_terms(model, data.val, cfg).items()})
-            score = record.get("val/loss", record["train/loss"])
             state["epoch"] = epoch
-            improved = score < state["best"]
-            state["best"] = min(score, state["best"])
+            score = record.get("val/loss", record["train/loss"])
+            if score < state["best"]:
+                state.update(best=score, best_epoch=epoch)
+                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             ckpt.append_jsonl(run_dir / ckpt.METRICS, record)  # before the checkpoint: see resume
-            save(best=improved)
+            if epoch == t.epochs or time.monotonic() - last_write >= t.checkpoint_seconds:
+                save()
             if writer:
                 for k, v in record.items():
                     writer.add_scalar(k, v, state["step"])
@@ -164,6 +178,8 @@ def train(
     finally:
         if writer:
             writer.close()
+    if not (run_dir / ckpt.LAST).exists():
+        save()  # a run with nothing to train (epochs=0) still gets loadable weights
     save_run_pictures(model, data.val if data.val is not None and len(data.val) else data.train, run_dir)
     return TrainResult(model, run_dir, ckpt.read_jsonl(run_dir / ckpt.METRICS))
 
@@ -171,7 +187,8 @@ def train(
 def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, state) -> dict[str, float]:
     t = cfg.train
     device = model.device
-    sums: dict[str, torch.Tensor] = {}
+    names: list[str] = []
+    sums = None  # running sum of [loss, *terms] weighted by batch size, one tensor: one add a step
     seen = 0
     bar = tqdm(
         total=math.ceil(len(dataset) / t.batch_size),
@@ -188,16 +205,20 @@ def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, sta
         if t.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
         optimizer.step()
-        schedule.step()
+        if schedule is not None:
+            schedule.step()
         state["step"] += 1
-        for k, v in {"loss": out.loss.detach(), **out.terms}.items():
-            sums[k] = sums.get(k, 0) + v * len(x)
+        values = torch.stack([out.loss.detach(), *out.terms.values()])
+        if sums is None:
+            names, sums = ["loss", *out.terms], values * len(x)
+        else:
+            sums.add_(values, alpha=len(x))
         seen += len(x)
-        if t.progress and (i + 1) % t.log_every == 0:
-            bar.set_postfix({k: f"{float(v) / seen:.2f}" for k, v in sums.items()}, refresh=False)
+        if not bar.disable and (i + 1) % t.log_every == 0:
+            bar.set_postfix({k: f"{v / seen:.2f}" for k, v in zip(names, sums.tolist())}, refresh=False)
         bar.update()
     bar.close()
-    return {k: float(v) / seen for k, v in sums.items()}
+    return {k: v / seen for k, v in zip(names, sums.tolist())}
 
 
 def _summary(record: dict) -> str:

@@ -1,0 +1,66 @@
+"""The `vaelab` command end to end on a tiny shapes config, and its errors."""
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from vaelab.cli import main
+
+TINY = """
+data: {name: shapes, image_size: 16, num_samples: 300, val: 60}
+model: {name: vae, latent_dim: 3, hidden: [32]}
+train: {epochs: 2, batch_size: 50, progress: false}
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    config = folder / "tiny.yaml"
+    config.write_text(TINY)
+    assert main(["train", str(config), "--out", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+def test_train_writes_a_run_that_every_verb_reads(run, tmp_path, capsys):
+    assert (run / "samples.png").is_file() and (run / "best.safetensors").is_file()
+    assert main(["sample", str(run), "-n", "6", "--out", str(tmp_path / "s.png")]) == 0
+    assert Image.open(tmp_path / "s.png").size[0] > 16
+    assert main(["reconstruct", str(run), "-n", "8", "--out", str(tmp_path / "r.png")]) == 0
+    assert main(["interpolate", str(run), "--from", "0", "--to", "5", "--steps", "6", "--out", str(tmp_path / "i.png")]) == 0
+    strip = Image.open(tmp_path / "i.png")
+    assert strip.size[0] > 7 * strip.size[1]  # one row: input, 6 steps, input
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "epochs: 2 of 2" in out and "val/loss" in out
+
+
+def test_resume_extends_a_finished_run(run, capsys):
+    assert main(["train", "--resume", str(run), "train.epochs=3"]) == 0
+    assert main(["info", str(run)]) == 0
+    assert "epochs: 3 of 3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["sample", "no/such/run"], "not found"),
+        (["train", "no_such.yaml"], "not found"),
+        (["interpolate", "{run}", "--from", "0", "--to", "9999"], "out of range"),
+        (["train", "{config}", "model.latnt=3"], "latnt"),
+        (["train", "{config}", "--out", "{run}"], "already holds a run"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(run, argv, message, capsys):
+    argv = [a.format(run=run, config=run / "config.yaml") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vaelab: error:") and message in err and "\n" not in err
+
+
+def test_the_console_command_prints_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "vaelab.cli", "info", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "is not a run folder" in proc.stderr
