@@ -91,7 +91,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     params = sum(p.numel() for p in model.parameters())
     print(f"run:    {args.run}")
     print(f"model:  {cfg.model.name}, {params:,} parameters, data shape {model.data_shape}")
-    print(f"data:   {cfg.data.name} ({cfg.data.split} split, held out {cfg.data.val})")
+    print(f"data:   {cfg.data.name} ({cfg.data.split} split, held out {cfg.data.val:g})")
     print(f"epochs: {len(history)} of {cfg.train.epochs}")
     if history:
         last = history[-1]
