@@ -24,7 +24,7 @@ from vaelab.errors import ConfigError
 
 @dataclass
 class DataConfig:
-    name: str = "shapes"  # shapes | mnist | fashion-mnist
+    name: str = "shapes"  # shapes | mnist | fashion-mnist | cifar10 | celeba | folder:PATH
     root: Optional[str] = None  # folder holding the files; default ~/.cache/vaelab/<name>
     download: bool = True  # fetch missing files (with checksums) when not in root
     split: str = "train"  # official split to read: train | test
@@ -32,7 +32,7 @@ class DataConfig:
     val: float = 0.1  # held-out part: a fraction if < 1, else a count of examples
     split_seed: Optional[int] = None  # None: hold out the last examples; int: a random subset
     binarize: str = "none"  # none (grey levels) | static (x > 0.5) | dynamic (x ~ Bernoulli per batch)
-    image_size: int = 64  # shapes only: side of the square image
+    image_size: int = 64  # shapes, celeba, folder: side of the square image
     num_samples: int = 20000  # shapes only: images drawn (factors uniform at random)
     seed: int = 0  # shapes only: generator seed
 
