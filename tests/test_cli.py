@@ -64,3 +64,25 @@ def test_the_console_command_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "vaelab.cli", "info", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "is not a run folder" in proc.stderr
+
+
+def test_conditional_run_samples_a_chosen_label_and_traverses(tmp_path, capsys):
+    config = tmp_path / "cvae.yaml"
+    config.write_text(TINY.replace("name: vae", "name: cvae"))
+    run = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run)]) == 0
+    assert main(["sample", str(run), "-n", "6", "--label", "1"]) == 0
+    assert Image.open(run / "samples_label_1.png").size[0] > 16
+    assert main(["sample", str(run), "-n", "6", "--label", "all", "--out", str(tmp_path / "all.png")]) == 0
+    rows = Image.open(tmp_path / "all.png").size
+    assert rows[1] > rows[0]  # 3 shape classes x 2 samples: 3 rows of 2
+    assert main(["sample", str(run), "--label", "7"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    assert main(["traverse", str(run), "--index", "2", "--steps", "5"]) == 0
+    grid = Image.open(run / "traverse_2.png").size
+    assert grid[1] < grid[0]  # 3 latent dimensions x 5 steps
+
+
+def test_unconditional_run_refuses_a_label(run, capsys):
+    assert main(["sample", str(run), "--label", "1"]) == 2
+    assert "not conditional" in capsys.readouterr().err

@@ -59,7 +59,8 @@ def test_shapes_config_is_used():
 
 
 @pytest.mark.parametrize("kw, words", [
-    ({"name": "cifar10"}, "shapes, mnist, fashion-mnist"),
+    ({"name": "cifar100"}, "shapes, mnist, fashion-mnist, cifar10, celeba, folder:PATH"),
+    ({"name": "Folder:/x"}, "folder:PATH"),
     ({"split": "valid"}, "data.split"),
     ({"binarize": "yes"}, "data.binarize"),
     ({"limit": 0}, "data.limit"),

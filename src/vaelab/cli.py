@@ -10,7 +10,6 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
 
 EXIT_USAGE = 2
 
@@ -47,8 +46,12 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from vaelab.runs import load
 
     model = load(args.run, args.checkpoint)
-    out = Path(args.out) if args.out else Path(args.run) / "samples.png"
-    print(save_samples(model, out, n=args.n, seed=args.seed))
+    label = args.label if args.label in (None, "all") else _int(args.label, "--label")
+    if isinstance(label, int) and model.conditional and not 0 <= label < model.num_classes:
+        raise _usage(f"--label {label} out of range: the model has classes 0..{model.num_classes - 1}")
+    suffix = "" if label is None else f"_label_{label}"
+    out = Path(args.out) if args.out else Path(args.run) / f"samples{suffix}.png"
+    print(save_samples(model, out, n=args.n, seed=args.seed, label=label))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -61,23 +64,26 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from vaelab.data import to_float
-    from vaelab.models.interpolation import INTERPOLATIONS
-    from vaelab.plots.grid import save_grid
+    from vaelab.plots.run_pictures import save_interpolation
     from vaelab.runs import load
 
     model = load(args.run, args.checkpoint)
     data = _split(args.run, args.split)
     for index in (args.start, args.end):
-        if not 0 <= index < len(data):
-            raise _usage(f"image index {index} out of range: the {args.split} split has {len(data)} images")
-    x = to_float(data.images[[args.start, args.end]]).to(model.device)
-    with torch.no_grad():
-        z0, z1 = model.encode(x)
-        path = INTERPOLATIONS[args.method](z0, z1, args.steps)
-        strip = torch.cat([x[:1].cpu(), model.decode(path).cpu(), x[1:].cpu()])
+        _check_index(index, data, args.split)
     out = Path(args.out) if args.out else Path(args.run) / f"interpolate_{args.start}_{args.end}_{args.method}.png"
-    print(save_grid(strip, out, nrow=len(strip), scale=2))
+    print(save_interpolation(model, data, args.start, args.end, out, args.steps, args.method))
+
+
+def cmd_traverse(args: argparse.Namespace) -> None:
+    from vaelab.plots.run_pictures import save_traversal
+    from vaelab.runs import load
+
+    model = load(args.run, args.checkpoint)
+    data = _split(args.run, args.split)
+    _check_index(args.index, data, args.split)
+    out = Path(args.out) if args.out else Path(args.run) / f"traverse_{args.index}.png"
+    print(save_traversal(model, data, args.index, out, span=args.span, steps=args.steps))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -117,6 +123,18 @@ def _split(run: str, split: str):
     return data.train
 
 
+def _check_index(index: int, data, split: str) -> None:
+    if not 0 <= index < len(data):
+        raise _usage(f"image index {index} out of range: the {split} split has {len(data)} images")
+
+
+def _int(text: str, option: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _usage(f"{option} takes a class index or 'all', not {text!r}") from None
+
+
 def _usage(message: str):
     from vaelab.errors import VaelabError
 
@@ -145,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = run_parser("sample", "draw images from the model's prior")
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", help="conditional models: a class index, or 'all' for one row per class")
     p.set_defaults(func=cmd_sample)
 
     p = run_parser("reconstruct", "inputs beside their reconstructions")
@@ -159,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["slerp", "linear"], default="slerp")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_interpolate)
+
+    p = run_parser("traverse", "sweep each latent dimension around one image (rows sorted by KL)")
+    p.add_argument("--index", type=int, default=0, help="the image whose posterior mean is the centre")
+    p.add_argument("--span", type=float, default=3.0, help="sweep z_d over [-span, span]")
+    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.set_defaults(func=cmd_traverse)
 
     p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
     p.add_argument("run", metavar="RUN")

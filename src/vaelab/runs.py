@@ -58,6 +58,6 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
     meta = ckpt.read_metadata(path)
     if meta.get("model") != cfg.model.name:
         raise RunError(f"{path} holds a {meta.get('model')!r} model but {run}/config.yaml says {cfg.model.name!r}")
-    model = build_model(cfg.model, tuple(meta["data_shape"])).to(device)
+    model = build_model(cfg.model, tuple(meta["data_shape"]), meta.get("num_classes")).to(device)
     ckpt.load_weights(model, path)
     return model.eval()

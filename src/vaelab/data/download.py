@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from vaelab.errors import DataError
+from vaelab.files import atomic_write
 
 TIMEOUT_S = 30.0
 CHUNK = 1 << 20
@@ -92,10 +91,10 @@ class _BadTransfer(Exception):
 
 def _download(url: str, path: Path, md5: str, timeout: float) -> None:
     """Stream url into a temporary file beside `path`; rename onto `path` if the md5 matches."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
+
+    def stream(tmp: Path) -> None:
         digest, received = hashlib.md5(usedforsecurity=False), 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             expected = response.headers.get("Content-Length")
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
@@ -106,8 +105,5 @@ def _download(url: str, path: Path, md5: str, timeout: float) -> None:
             raise _BadTransfer(f"transfer cut short: got {received} of {expected} bytes")
         if digest.hexdigest() != md5:
             raise _BadTransfer(f"checksum mismatch: expected md5 {md5}, got {digest.hexdigest()}")
-        os.replace(tmp, path)
-    finally:
-        # On any failure (including KeyboardInterrupt) the partial file goes away.
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    atomic_write(path, stream, suffix=".part")  # on any failure the partial file goes away

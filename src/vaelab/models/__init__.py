@@ -2,7 +2,24 @@
 
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GenerativeModel, LossOutput
+from vaelab.models.cvae import CVAE, CVAEConfig
+from vaelab.models.infovae import InfoVAE, InfoVAEConfig
 from vaelab.models.registry import MODELS, build_model, config_class
-from vaelab.models.vae import VAE, VAEConfig
+from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 
-__all__ = ["AE", "AEConfig", "GenerativeModel", "LossOutput", "MODELS", "VAE", "VAEConfig", "build_model", "config_class"]
+__all__ = [
+    "AE",
+    "AEConfig",
+    "BetaVAEConfig",
+    "CVAE",
+    "CVAEConfig",
+    "GenerativeModel",
+    "InfoVAE",
+    "InfoVAEConfig",
+    "LossOutput",
+    "MODELS",
+    "VAE",
+    "VAEConfig",
+    "build_model",
+    "config_class",
+]

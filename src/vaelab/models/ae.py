@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
+from vaelab.errors import CapabilityError
 from vaelab.models.base import GenerativeModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.nn.backbone import BackboneConfig, build_backbone
@@ -22,28 +24,49 @@ class AEConfig(BackboneConfig):
 class AE(GenerativeModel):
     """Deterministic encoder and decoder. The reconstruction loss is the likelihood's NLL:
     BCE for 'bernoulli', ||x - x_hat||^2 / (2c) + const for 'gaussian' (nats per example).
+
+    Subclasses that condition on a label set `label_dim` > 0 and `embed_label`: the
+    label's embedding [B, label_dim] is appended to the encoder's features (so the
+    heads see it) and to z at the decoder's input.
     """
 
     name = "ae"
 
-    def __init__(self, config: AEConfig, data_shape: tuple[int, int, int]):
-        super().__init__(config, data_shape)
-        nets = build_backbone(config, self.data_shape, decoder_in=config.latent_dim)
+    def __init__(self, config: AEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None, label_dim: int = 0):
+        super().__init__(config, data_shape, num_classes)
+        nets = build_backbone(config, self.data_shape, decoder_in=config.latent_dim + label_dim)
         self.encoder = nets.encoder  # x -> h [B, F]
-        self.mu_head = nn.Linear(nets.features, config.latent_dim)  # h -> z (the VAE's posterior mean)
+        self.mu_head = nn.Linear(nets.features + label_dim, config.latent_dim)  # h -> z (the VAE's posterior mean)
         self.decoder = nets.decoder  # z -> likelihood parameters [B, C, H, W]
         self.likelihood = build_likelihood(config.likelihood, config.variance)
+        self.embed_label: nn.Module | None = None
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
-    def encode(self, x: Tensor) -> Tensor:
-        return self.mu_head(self.encoder(x))
+    def _with_label(self, h: Tensor, y: Tensor | None) -> Tensor:
+        """[B, F] -> [B, F + label_dim] for conditional models; unchanged otherwise."""
+        if self.embed_label is None:
+            return h
+        if y is None:
+            raise CapabilityError(f"model {self.name!r} is conditional: it needs the labels of its inputs")
+        return torch.cat([h, self.embed_label(y)], dim=1)
 
-    def decode(self, z: Tensor) -> Tensor:
-        return self.likelihood.mean(self.decoder(z))
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """What the latent heads read: encoder features (and the label embedding)."""
+        return self._with_label(self.encoder(x), y)
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.mu_head(self.features(x, y))
+
+    def decoder_output(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """The likelihood's parameters (logits or pre-sigmoid means) [B, C, H, W]."""
+        return self.decoder(self._with_label(z, y))
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.likelihood.mean(self.decoder_output(z, y))
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
-        recon = self.likelihood.nll(self.decoder(self.encode(x)), x).mean()
+        recon = self.likelihood.nll(self.decoder_output(self.encode(x, y), y), x).mean()
         return LossOutput(recon, {"recon": recon.detach()})

@@ -30,35 +30,37 @@ class LossOutput:
 class GenerativeModel(nn.Module):
     """Base class: `encode`, `decode`, `forward` -> LossOutput, `sample`, `reconstruct`.
 
-    Images are float tensors [B, C, H, W] with pixels in [0, 1].
+    Images are float tensors [B, C, H, W] with pixels in [0, 1]. `y` is an optional
+    label batch, int64 [B]: conditional models need it, the others ignore it.
     """
 
     name: str = "base"
+    conditional: bool = False  # True when the model takes a class label
 
-    def __init__(self, config, data_shape: tuple[int, int, int]):
+    def __init__(self, config, data_shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__()
         self.config = config
         self.data_shape = tuple(data_shape)
 
-    def encode(self, x: Tensor) -> Tensor:
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """x [B, C, H, W] -> the latent point that represents it (a posterior mean, a code)."""
         raise NotImplementedError
 
-    def decode(self, z: Tensor) -> Tensor:
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """z -> the image the model expects for it, [B, C, H, W] in [0, 1]."""
         raise NotImplementedError
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
         raise NotImplementedError
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n images drawn from the model, [n, C, H, W] in [0, 1]."""
+    def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
+        """n images drawn from the model, [n, C, H, W] in [0, 1] (of class `labels` [n], if conditional)."""
         raise CapabilityError(f"model {self.name!r} has no prior to sample from")
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor) -> Tensor:
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """decode(encode(x)): [B, C, H, W] -> [B, C, H, W] in [0, 1]."""
-        return self.decode(self.encode(x))
+        return self.decode(self.encode(x, y), y)
 
     @property
     def device(self) -> torch.device:

@@ -29,3 +29,18 @@ def slerp(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
 
 
 INTERPOLATIONS = {"linear": lerp, "slerp": slerp}
+
+
+@torch.no_grad()
+def interpolate(model, x0: Tensor, x1: Tensor, steps: int = 10, method: str = "slerp", y: Tensor | None = None) -> Tensor:
+    """Decoded path between two images in latent space: [C, H, W] x 2 -> [steps, C, H, W].
+
+    Both ends are encoded to their latent points (posterior means); `method` is 'linear'
+    or 'slerp'. A conditional model decodes the whole path with label `y` (a 0-d or [1] int64).
+    """
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {method!r}; use {' or '.join(INTERPOLATIONS)}")
+    labels = None if y is None else torch.as_tensor(y).reshape(1).to(model.device)
+    z0, z1 = model.encode(torch.stack([x0, x1]).to(model.device), None if labels is None else labels.expand(2))
+    path = INTERPOLATIONS[method](z0, z1, steps)
+    return model.decode(path, None if labels is None else labels.expand(steps))

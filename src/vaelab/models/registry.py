@@ -5,11 +5,16 @@ from __future__ import annotations
 from vaelab.errors import ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GenerativeModel
-from vaelab.models.vae import VAE, VAEConfig
+from vaelab.models.cvae import CVAE, CVAEConfig
+from vaelab.models.infovae import InfoVAE, InfoVAEConfig
+from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 
 MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "ae": (AE, AEConfig),
     "vae": (VAE, VAEConfig),
+    "beta-vae": (VAE, BetaVAEConfig),
+    "cvae": (CVAE, CVAEConfig),
+    "infovae": (InfoVAE, InfoVAEConfig),
 }
 
 
@@ -20,7 +25,7 @@ def config_class(name: str) -> type:
     return MODELS[name][1]
 
 
-def build_model(config, data_shape: tuple[int, int, int]) -> GenerativeModel:
-    """A fresh model for images of `data_shape` (C, H, W) from its config."""
+def build_model(config, data_shape: tuple[int, int, int], num_classes: int | None = None) -> GenerativeModel:
+    """A fresh model for images of `data_shape` (C, H, W), and `num_classes` labels if it uses them."""
     model_cls, _ = MODELS[config.name]
-    return model_cls(config, data_shape)
+    return model_cls(config, data_shape, num_classes)

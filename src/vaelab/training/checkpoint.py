@@ -16,15 +16,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file, safe_open
 
 from vaelab.errors import RunError
+from vaelab.files import atomic_write
 
 CONFIG = "config.yaml"
 LAST = "last.safetensors"
@@ -32,23 +31,6 @@ BEST = "best.safetensors"
 STATE = "trainer_state.pt"
 METRICS = "metrics.jsonl"
 FORMAT = "vaelab/1"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path`, then rename it onto `path`.
-
-    A crash mid-write leaves the old file intact and no partial file under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: Path, **meta) -> None:

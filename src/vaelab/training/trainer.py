@@ -101,7 +101,7 @@ def train(
     device = pick_device(t.device)
     torch.manual_seed(t.seed)
     data = data if data is not None else load_dataset(cfg.data)
-    model = build_model(cfg.model, data.train.shape).to(device)
+    model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(device)
     steps_per_epoch = math.ceil(len(data.train) / t.batch_size)
     optimizer, schedule = build_optimizer(model, cfg, t.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(t.seed)  # data order and dynamic binarization
@@ -161,7 +161,7 @@ def train(
             if data.val is not None and len(data.val):
                 record.update({f"val/{k}": v for k, v in mean_terms(model, data.val, cfg).items()})
             state["epoch"] = epoch
-            score = record.get("val/loss", record["train/loss"])
+            score = _selection_score(record)
             if score < state["best"]:
                 state.update(best=score, best_epoch=epoch)
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -219,6 +219,16 @@ def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, sta
         bar.update()
     bar.close()
     return {k: v / seen for k, v in zip(names, sums.tolist())}
+
+
+def _selection_score(record: dict) -> float:
+    """What 'best' means: the held-out negative ELBO when the model reports it (its loss
+    may be a weighted or scheduled objective that is not comparable across epochs),
+    else the held-out loss; the training figures when nothing is held out."""
+    for key in ("val/nelbo", "val/loss", "train/nelbo", "train/loss"):
+        if key in record:
+            return record[key]
+    raise KeyError("no loss in the epoch record")
 
 
 def _summary(record: dict) -> str:

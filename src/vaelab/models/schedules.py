@@ -1,0 +1,65 @@
+"""How much the KL term weighs, step by step: beta, KL warm-up, and the capacity form."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+
+class KLSchedule(nn.Module):
+    """The KL part of a VAE's loss at training step t.
+
+    weight form (beta-VAE, Higgins et al. 2017; warm-up, Bowman et al. 2016):
+        penalty = beta_t * KL,            beta_t = beta * min(1, t / warmup_steps)
+    capacity form (Burgess et al. 2018), when `capacity_max` is set:
+        penalty = gamma * |KL - C_t|,     C_t = capacity_max * min(1, t / capacity_steps)
+
+    The step counter is a buffer, so it is saved with the weights and a resumed run
+    continues the schedule where it stopped. It advances once per training forward.
+    """
+
+    def __init__(
+        self,
+        beta: float = 1.0,
+        warmup_steps: int = 0,
+        capacity_max: Optional[float] = None,
+        capacity_steps: int = 0,
+        gamma: float = 1000.0,
+    ):
+        super().__init__()
+        self.beta, self.warmup_steps = beta, warmup_steps
+        self.capacity_max, self.capacity_steps, self.gamma = capacity_max, capacity_steps, gamma
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    @property
+    def is_plain_elbo(self) -> bool:
+        """True when the penalty is exactly KL at every step (beta 1, no warm-up, no capacity)."""
+        return self.capacity_max is None and self.beta == 1.0 and self.warmup_steps == 0
+
+    @staticmethod
+    def _ramp(step: Tensor, steps: int) -> Tensor:
+        """min(1, step / steps), computed on the buffer's device (no host sync)."""
+        if steps <= 0:
+            return torch.ones((), device=step.device)
+        return (step.float() / steps).clamp(max=1.0)
+
+    def weight(self) -> Tensor:
+        """beta_t."""
+        return self.beta * self._ramp(self.step, self.warmup_steps)
+
+    def capacity(self) -> Tensor:
+        """C_t in nats (0 when the capacity form is off)."""
+        if self.capacity_max is None:
+            return torch.zeros((), device=self.step.device)
+        return self.capacity_max * self._ramp(self.step, self.capacity_steps)
+
+    def penalty(self, kl: Tensor) -> Tensor:
+        """The KL part of the loss for a batch-mean KL `kl` (nats per example)."""
+        if self.capacity_max is None:
+            return kl if self.is_plain_elbo else self.weight() * kl
+        return self.gamma * (kl - self.capacity()).abs()
+
+    def advance(self) -> None:
+        self.step += 1
