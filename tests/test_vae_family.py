@@ -1,5 +1,7 @@
 """beta-VAE, KL schedules, the conditional VAE, InfoVAE/MMD, and latent-space operations."""
 
+import math
+
 import pytest
 import torch
 
@@ -151,3 +153,29 @@ def test_traversal_and_interpolation_from_the_python_api():
     path = interpolate(model, x[0], x[1], steps=6, method="linear")
     assert path.shape == (6, 1, 8, 8)
     assert torch.allclose(path[0], model.reconstruct(x[:1])[0], atol=1e-6)
+
+
+def test_best_checkpoint_waits_for_the_warm_up_to_end():
+    """During a warm-up the loss grows with beta: an early epoch must not stay 'best'."""
+    from vaelab.training.trainer import is_new_best
+
+    state = {"best": math.inf, "best_epoch": 0}
+    history = [(1, 40.0, False), (2, 45.0, False), (3, 50.0, True), (4, 49.0, True), (5, 49.5, True)]
+    chosen = [is_new_best(state, {"epoch": e, "val/loss": loss}, final) for e, loss, final in history]
+    assert chosen == [True, True, True, True, False] and state["best_epoch"] == 4
+    assert is_new_best({"best": 10.0, "best_epoch": 1}, {"epoch": 2, "train/loss": 9.0}, True)  # no held-out set
+
+
+def test_the_schedule_reports_when_its_ramps_are_done():
+    vae = VAE(VAEConfig(**SMALL, warmup_steps=3), (1, 8, 8)).train()
+    done = []
+    for _ in range(4):
+        done.append(vae.objective_is_final())
+        vae(torch.rand(2, 1, 8, 8))
+    assert done == [False, False, False, True]
+    assert VAE(VAEConfig(**SMALL), (1, 8, 8)).objective_is_final()
+    capacity = KLSchedule(capacity_max=5.0, capacity_steps=2)
+    capacity.advance()
+    assert not capacity.is_done()
+    capacity.advance()
+    assert capacity.is_done()

@@ -57,6 +57,11 @@ class GenerativeModel(nn.Module):
         """n images drawn from the model, [n, C, H, W] in [0, 1] (of class `labels` [n], if conditional)."""
         raise CapabilityError(f"model {self.name!r} has no prior to sample from")
 
+    def objective_is_final(self) -> bool:
+        """False while a schedule (e.g. KL warm-up) still changes what the loss measures:
+        losses of such epochs are not compared with later ones to pick the best checkpoint."""
+        return True
+
     @torch.no_grad()
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """decode(encode(x)): [B, C, H, W] -> [B, C, H, W] in [0, 1]."""

@@ -38,6 +38,11 @@ class KLSchedule(nn.Module):
         """True when the penalty is exactly KL at every step (beta 1, no warm-up, no capacity)."""
         return self.capacity_max is None and self.beta == 1.0 and self.warmup_steps == 0
 
+    def is_done(self) -> bool:
+        """True once the warm-up and capacity ramps have reached their final values."""
+        ramps = [self.warmup_steps] + ([self.capacity_steps] if self.capacity_max is not None else [])
+        return int(self.step) >= max(ramps)
+
     @staticmethod
     def _ramp(step: Tensor, steps: int) -> Tensor:
         """min(1, step / steps), computed on the buffer's device (no host sync)."""

@@ -47,7 +47,7 @@ class VAE(AE):
     """An AE whose encoder also has a log-variance head, trained on the (weighted) negative ELBO.
 
     Terms, nats per example: recon = E_q[-log p(x|z)], kl = KL(q||p), and, when the loss
-    is not the plain -ELBO, nelbo = recon + kl (the trainer picks the best checkpoint by it).
+    is not the plain -ELBO, nelbo = recon + kl (to compare with other VAEs).
     """
 
     name = "vae"
@@ -82,6 +82,9 @@ class VAE(AE):
         if not plain:
             terms["nelbo"] = terms["recon"] + terms["kl"]
         return LossOutput(loss, terms)
+
+    def objective_is_final(self) -> bool:
+        return self.kl_schedule.is_done()
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """z ~ N(0, I), [n, latent_dim] on the model's device."""

@@ -161,9 +161,7 @@ def train(
             if data.val is not None and len(data.val):
                 record.update({f"val/{k}": v for k, v in mean_terms(model, data.val, cfg).items()})
             state["epoch"] = epoch
-            score = _selection_score(record)
-            if score < state["best"]:
-                state.update(best=score, best_epoch=epoch)
+            if is_new_best(state, record, model.objective_is_final()):
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             ckpt.append_jsonl(run_dir / ckpt.METRICS, record)  # before the checkpoint: see resume
             if epoch == t.epochs or time.monotonic() - last_write >= t.checkpoint_seconds:
@@ -182,6 +180,20 @@ def train(
         save()  # a run with nothing to train (epochs=0) still gets loadable weights
     save_run_pictures(model, data.val if data.val is not None and len(data.val) else data.train, run_dir)
     return TrainResult(model, run_dir, ckpt.read_jsonl(run_dir / ckpt.METRICS))
+
+
+def is_new_best(state: dict, record: dict, objective_is_final: bool) -> bool:
+    """Whether this epoch's weights become the best; updates state['best'] and ['best_epoch'].
+
+    Best = lowest held-out loss (training loss when nothing is held out). While the
+    objective is not final (a KL warm-up still raises beta), losses of different epochs
+    measure different things, so the latest epoch is always taken.
+    """
+    score = record["val/loss"] if "val/loss" in record else record["train/loss"]
+    if objective_is_final and score >= state["best"]:
+        return False
+    state.update(best=score if objective_is_final else math.inf, best_epoch=record["epoch"])
+    return True
 
 
 def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, state) -> dict[str, float]:
@@ -219,16 +231,6 @@ def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, sta
         bar.update()
     bar.close()
     return {k: v / seen for k, v in zip(names, sums.tolist())}
-
-
-def _selection_score(record: dict) -> float:
-    """What 'best' means: the held-out negative ELBO when the model reports it (its loss
-    may be a weighted or scheduled objective that is not comparable across epochs),
-    else the held-out loss; the training figures when nothing is held out."""
-    for key in ("val/nelbo", "val/loss", "train/nelbo", "train/loss"):
-        if key in record:
-            return record[key]
-    raise KeyError("no loss in the epoch record")
 
 
 def _summary(record: dict) -> str:
