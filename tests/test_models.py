@@ -14,18 +14,21 @@ def tiny(config_cls, **kw):
     return config_cls(**{**base, **kw})
 
 
-@pytest.mark.parametrize("shape,channels", [((1, 28, 28), [8, 16]), ((3, 32, 32), [8, 16, 16]), ((1, 64, 64), [8, 8, 16, 16])])
-def test_conv_backbone_shapes(shape, channels):
+@pytest.mark.parametrize(
+    "shape,channels,bottom",
+    [((1, 28, 28), [8, 16], 7), ((1, 28, 28), [8, 8, 16], 4), ((3, 32, 32), [8, 16, 16], 4), ((1, 64, 64), [8, 8, 16, 16], 4)],
+)
+def test_conv_backbone_shapes(shape, channels, bottom):
     x = torch.rand(2, *shape)
     enc, dec = ConvEncoder(shape, channels), ConvDecoder(shape, channels)
     h = enc(x)
-    assert h.shape == (2, channels[-1], shape[1] // 2 ** len(channels), shape[2] // 2 ** len(channels))
+    assert h.shape == (2, channels[-1], bottom, bottom)
     assert dec(h).shape == x.shape
 
 
 def test_conv_backbone_rejects_sizes_it_cannot_halve():
-    with pytest.raises(ConfigError, match="not divisible"):
-        ConvEncoder((1, 28, 28), [8, 8, 8])
+    with pytest.raises(ConfigError, match="cannot be halved"):
+        ConvEncoder((1, 4, 4), [8, 8, 8])
 
 
 @pytest.mark.parametrize("backbone", ["mlp", "conv"])

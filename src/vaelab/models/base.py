@@ -57,6 +57,14 @@ class GenerativeModel(nn.Module):
         """n images drawn from the model, [n, C, H, W] in [0, 1] (of class `labels` [n], if conditional)."""
         raise CapabilityError(f"model {self.name!r} has no prior to sample from")
 
+    def reset_epoch_stats(self) -> None:
+        """Start gathering figures over a pass through the data (see `epoch_stats`)."""
+
+    def epoch_stats(self) -> dict[str, float]:
+        """Figures gathered since `reset_epoch_stats` that no batch alone gives (e.g. the
+        fraction of a codebook in use); the trainer logs them every epoch."""
+        return {}
+
     def objective_is_final(self) -> bool:
         """False while a schedule (e.g. KL warm-up) still changes what the loss measures:
         losses of such epochs are not compared with later ones to pick the best checkpoint."""

@@ -1,9 +1,10 @@
 """Convolutional encoder and decoder with residual blocks (the VQ-VAE paper's design).
 
-Encoder: one 4x4 stride-2 convolution per entry of `channels` (each halves H and W),
-then `res_blocks` residual blocks. Decoder: the mirror, with 4x4 stride-2 transposed
-convolutions. Works for any channel count and any side divisible by 2**len(channels)
-(28 with two stages, 32 or 64 with up to five).
+Encoder: one stride-2 convolution per entry of `channels`, each halving H and W (4x4
+kernels on even sides; 3x3 on odd ones, which rounds up: 7 -> 4), then `res_blocks`
+residual blocks. Decoder: the mirror, with stride-2 transposed convolutions that
+restore the exact sizes (4 -> 7 -> 14 -> 28). Any channel count and any image side work:
+28x28 gives 7x7 after two stages and 4x4 after three.
 """
 
 from __future__ import annotations
@@ -30,27 +31,39 @@ class ResidualBlock(nn.Module):
         return x + self.block(x)
 
 
+def stage_sizes(side: int, stages: int) -> list[int]:
+    """Sides before each halving and after the last: 28, 2 stages -> [28, 14, 7]."""
+    sizes = [side]
+    for _ in range(stages):
+        sizes.append((sizes[-1] + 1) // 2)
+    if sizes[-1] < 1 or (stages and sizes[-2] < 2):
+        raise ConfigError(f"conv backbone: a {side}-pixel side cannot be halved {stages} times")
+    return sizes
+
+
 def bottom_shape(data_shape: tuple[int, int, int], channels: list[int]) -> tuple[int, int, int]:
-    """Shape of the encoder's last feature map, (channels[-1], H / 2**n, W / 2**n)."""
+    """Shape of the encoder's last feature map, (channels[-1], h, w)."""
+    if not channels:
+        raise ConfigError("conv backbone needs at least one stage (model.channels)")
     _, h, w = data_shape
-    factor = 2 ** len(channels)
-    if not channels or h % factor or w % factor:
-        raise ConfigError(
-            f"conv backbone: image {h}x{w} is not divisible by 2**{len(channels)} "
-            f"(one halving per entry of channels={channels}); use fewer stages"
-        )
-    return channels[-1], h // factor, w // factor
+    return channels[-1], stage_sizes(h, len(channels))[-1], stage_sizes(w, len(channels))[-1]
+
+
+def _kernel(side: int) -> int:
+    """4x4 halves an even side exactly; 3x3 takes an odd side n to (n + 1) / 2 (padding 1)."""
+    return 4 if side % 2 == 0 else 3
 
 
 class ConvEncoder(nn.Module):
-    """x [B, C, H, W] -> feature map [B, channels[-1], H/2^n, W/2^n]."""
+    """x [B, C, H, W] -> feature map [B, channels[-1], h, w]."""
 
     def __init__(self, data_shape: tuple[int, int, int], channels: list[int], res_blocks: int = 2):
         super().__init__()
         self.out_shape = bottom_shape(data_shape, channels)
+        sides = stage_sizes(data_shape[1], len(channels))  # square kernels: H and W halve alike
         layers: list[nn.Module] = []
-        for c_in, c_out in zip([data_shape[0], *channels[:-1]], channels):
-            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
+        for c_in, c_out, side in zip([data_shape[0], *channels[:-1]], channels, sides):
+            layers += [nn.Conv2d(c_in, c_out, _kernel(side), stride=2, padding=1), nn.ReLU()]
         layers.pop()  # the residual stack starts (and the block ends) with its own ReLU
         layers += [ResidualBlock(channels[-1]) for _ in range(res_blocks)]
         layers.append(nn.ReLU())
@@ -61,17 +74,18 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Feature map [B, channels[-1], h, w] -> decoder output [B, C, H, W] (linear last layer)."""
+    """Feature map [B, in_channels, h, w] -> decoder output [B, C, H, W] (linear last layer)."""
 
-    def __init__(self, data_shape: tuple[int, int, int], channels: list[int], res_blocks: int = 2):
+    def __init__(self, data_shape: tuple[int, int, int], channels: list[int], res_blocks: int = 2, in_channels: int | None = None):
         super().__init__()
         self.in_shape = bottom_shape(data_shape, channels)
         top = channels[-1]
-        layers: list[nn.Module] = [nn.Conv2d(top, top, 3, padding=1)]
+        sides = stage_sizes(data_shape[1], len(channels))
+        layers: list[nn.Module] = [nn.Conv2d(in_channels or top, top, 3, padding=1)]
         layers += [ResidualBlock(top) for _ in range(res_blocks)]
         ups = [*reversed(channels), data_shape[0]]
-        for c_in, c_out in zip(ups[:-1], ups[1:]):
-            layers += [nn.ReLU(), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+        for c_in, c_out, side in zip(ups[:-1], ups[1:], reversed(sides[:-1])):
+            layers += [nn.ReLU(), nn.ConvTranspose2d(c_in, c_out, _kernel(side), stride=2, padding=1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, h: Tensor) -> Tensor:

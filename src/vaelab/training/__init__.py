@@ -1,5 +1,5 @@
 """Training: the loop, checkpoints and run folders."""
 
-from vaelab.training.trainer import TrainResult, mean_terms, train
+from vaelab.training.trainer import TrainResult, average_terms, fit, mean_terms, train
 
-__all__ = ["TrainResult", "mean_terms", "train"]
+__all__ = ["TrainResult", "average_terms", "fit", "mean_terms", "train"]

@@ -4,6 +4,9 @@ No per-step framework: the data are a uint8 tensor batched by index, and the loo
 only forward, backward, step and a running sum of the loss terms (a device-side add;
 the progress bar reads them back every `log_every` steps). Everything that happens once
 an epoch (validation, metrics line, checkpoints) is outside the hot path.
+
+`train` trains an image model from a RunConfig; `fit` is the loop itself, for any module
+whose forward(x, y) returns a LossOutput (the VQ-VAE's PixelCNN prior uses it too).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Optional
 
 import torch
 import yaml
 from tqdm.auto import tqdm
 
-from vaelab.config import RunConfig, to_dict
+from vaelab.config import RunConfig, TrainConfig, to_dict
 from vaelab.data import DataSplits, ImageDataset, batches, load_dataset
 from vaelab.errors import ConfigError, RunError
 from vaelab.models import GenerativeModel, build_model
@@ -27,10 +31,15 @@ from vaelab.training import checkpoint as ckpt
 
 log = logging.getLogger("vaelab")
 
+Batches = Iterable[tuple[torch.Tensor, Optional[torch.Tensor]]]
+# epoch_batches(generator, shuffle) -> one epoch of (x, y); the generator drives the order
+# and any randomness of the data (dynamic binarization)
+EpochBatches = Callable[[torch.Generator, bool], Batches]
+
 
 @dataclass
 class TrainResult:
-    model: GenerativeModel
+    model: torch.nn.Module
     run_dir: Path
     history: list[dict]  # one metrics record per epoch, as in metrics.jsonl
 
@@ -41,9 +50,8 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(model: torch.nn.Module, cfg: RunConfig, total_steps: int):
+def build_optimizer(model: torch.nn.Module, t: TrainConfig, total_steps: int):
     """Adam or AdamW (fused implementation), with a constant or cosine (per step) learning rate."""
-    t = cfg.train
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if t.optimizer not in optimizers:
         raise ConfigError(f"unknown optimizer {t.optimizer!r}; use 'adam' or 'adamw'")
@@ -59,27 +67,51 @@ def build_optimizer(model: torch.nn.Module, cfg: RunConfig, total_steps: int):
     return optimizer, schedule
 
 
-@torch.no_grad()
-def mean_terms(model: GenerativeModel, data: ImageDataset, cfg: RunConfig, seed: int = 0) -> dict[str, float]:
-    """Loss terms averaged over every example of `data` (nats per example), in eval mode.
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
-    Dynamic binarization and the posterior sample use a fixed seed, so the numbers of
-    two epochs are comparable.
-    """
+
+def _stats(model: torch.nn.Module) -> dict[str, float]:
+    """Figures a model gathers over a whole pass (e.g. codebook usage); {} for most."""
+    return model.epoch_stats() if hasattr(model, "epoch_stats") else {}
+
+
+def _reset_stats(model: torch.nn.Module) -> None:
+    if hasattr(model, "reset_epoch_stats"):
+        model.reset_epoch_stats()
+
+
+@torch.no_grad()
+def average_terms(model: torch.nn.Module, epoch_batches: EpochBatches, seed: int = 0) -> dict[str, float]:
+    """Loss terms averaged over every example of one pass (nats per example), in eval mode,
+    plus the model's pass statistics. The data's randomness and the model's sampling use
+    a fixed seed, so the numbers of two epochs are comparable."""
     was_training = model.training
     model.eval()
-    device = model.device
-    generator = torch.Generator().manual_seed(seed)
+    device = _device_of(model)
+    _reset_stats(model)
     sums: dict[str, torch.Tensor] = {}
+    seen = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for x, y in batches(data, cfg.train.eval_batch_size, generator=generator, binarize=cfg.data.binarize):
+        for x, y in epoch_batches(torch.Generator().manual_seed(seed), False):
             x, y = x.to(device), None if y is None else y.to(device)
             out = model(x, y)
             for k, v in {"loss": out.loss.detach(), **out.terms}.items():
                 sums[k] = sums.get(k, 0) + v * len(x)
+            seen += len(x)
     model.train(was_training)
-    return {k: float(v) / len(data) for k, v in sums.items()}
+    return {**{k: float(v) / seen for k, v in sums.items()}, **_stats(model)}
+
+
+def image_batches(data: ImageDataset, batch_size: int, binarize: str) -> EpochBatches:
+    """EpochBatches over an image dataset (see data.batches)."""
+    return lambda generator, shuffle: batches(data, batch_size, shuffle=shuffle, generator=generator, binarize=binarize)
+
+
+def mean_terms(model: GenerativeModel, data: ImageDataset, cfg: RunConfig, seed: int = 0) -> dict[str, float]:
+    """Loss terms of an image model averaged over `data` (nats per example), in eval mode."""
+    return average_terms(model, image_batches(data, cfg.train.eval_batch_size, cfg.data.binarize), seed)
 
 
 def train(
@@ -88,22 +120,49 @@ def train(
     resume: bool = False,
     data: DataSplits | None = None,
 ) -> TrainResult:
-    """Train `cfg.model` on `cfg.data` and keep everything in `run_dir`.
-
-    resume=True continues from run_dir/trainer_state.pt (the epochs in `cfg.train.epochs`
-    are the total, so raising it extends a finished run). Checkpoints are written after
-    the last epoch, every `checkpoint_seconds` in between, and on Ctrl-C, which saves the
-    current state before re-raising KeyboardInterrupt: an interrupted run resumes where
-    it stopped.
-    """
+    """Train `cfg.model` on `cfg.data` and keep everything in `run_dir` (see `fit`)."""
     run_dir = Path(run_dir)
     t = cfg.train
-    device = pick_device(t.device)
     torch.manual_seed(t.seed)
     data = data if data is not None else load_dataset(cfg.data)
-    model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(device)
-    steps_per_epoch = math.ceil(len(data.train) / t.batch_size)
-    optimizer, schedule = build_optimizer(model, cfg, t.epochs * steps_per_epoch)
+    model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(pick_device(t.device))
+    val = data.val if data.val is not None and len(data.val) else None
+    result = fit(
+        model,
+        t,
+        run_dir,
+        image_batches(data.train, t.batch_size, cfg.data.binarize),
+        steps_per_epoch=math.ceil(len(data.train) / t.batch_size),
+        val_batches=None if val is None else image_batches(val, t.eval_batch_size, cfg.data.binarize),
+        config=to_dict(cfg),
+        meta={"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes},
+        resume=resume,
+    )
+    save_run_pictures(model, val if val is not None else data.train, run_dir)
+    return result
+
+
+def fit(
+    model: torch.nn.Module,
+    t: TrainConfig,
+    run_dir: Path,
+    train_batches: EpochBatches,
+    steps_per_epoch: int,
+    val_batches: EpochBatches | None,
+    config: dict,
+    meta: dict,
+    resume: bool = False,
+) -> TrainResult:
+    """Train `model` (forward(x, y) -> LossOutput) and keep everything in `run_dir`.
+
+    resume=True continues from run_dir/trainer_state.pt (`t.epochs` is the total, so
+    raising it extends a finished run). Checkpoints are written after the last epoch,
+    every `t.checkpoint_seconds` in between, and on Ctrl-C, which saves the current state
+    before re-raising KeyboardInterrupt: an interrupted run resumes where it stopped.
+    `config` is written as config.yaml; `meta` goes into the weights' metadata.
+    """
+    run_dir = Path(run_dir)
+    optimizer, schedule = build_optimizer(model, t, t.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(t.seed)  # data order and dynamic binarization
     state = {"epoch": 0, "step": 0, "best": math.inf, "best_epoch": 0}
 
@@ -125,8 +184,7 @@ def train(
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / ckpt.METRICS).unlink(missing_ok=True)
-    ckpt.atomic_write(run_dir / ckpt.CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
-    meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
+    ckpt.atomic_write(run_dir / ckpt.CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(config, sort_keys=False)))
     best_weights: dict | None = None  # best weights not yet written (a copy, taken when they were best)
     last_write = time.monotonic()
 
@@ -149,19 +207,21 @@ def train(
         last_write = time.monotonic()
 
     writer = _tensorboard(run_dir) if t.tensorboard else None
+    final = getattr(model, "objective_is_final", lambda: True)
     model.train()
     try:
         while state["epoch"] < t.epochs:
             epoch = state["epoch"] + 1
             start = time.perf_counter()
-            train_terms = _train_epoch(model, optimizer, schedule, data.train, cfg, generator, epoch, state)
+            _reset_stats(model)
+            train_terms = _train_epoch(model, optimizer, schedule, train_batches, steps_per_epoch, t, generator, epoch, state)
             record = {"epoch": epoch, "step": state["step"], "lr": optimizer.param_groups[0]["lr"]}
-            record.update({f"train/{k}": v for k, v in train_terms.items()})
+            record.update({f"train/{k}": v for k, v in {**train_terms, **_stats(model)}.items()})
             record["train/seconds"] = time.perf_counter() - start
-            if data.val is not None and len(data.val):
-                record.update({f"val/{k}": v for k, v in mean_terms(model, data.val, cfg).items()})
+            if val_batches is not None:
+                record.update({f"val/{k}": v for k, v in average_terms(model, val_batches).items()})
             state["epoch"] = epoch
-            if is_new_best(state, record, model.objective_is_final()):
+            if is_new_best(state, record, final()):
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             ckpt.append_jsonl(run_dir / ckpt.METRICS, record)  # before the checkpoint: see resume
             if epoch == t.epochs or time.monotonic() - last_write >= t.checkpoint_seconds:
@@ -178,7 +238,6 @@ def train(
             writer.close()
     if not (run_dir / ckpt.LAST).exists():
         save()  # a run with nothing to train (epochs=0) still gets loadable weights
-    save_run_pictures(model, data.val if data.val is not None and len(data.val) else data.train, run_dir)
     return TrainResult(model, run_dir, ckpt.read_jsonl(run_dir / ckpt.METRICS))
 
 
@@ -196,20 +255,19 @@ def is_new_best(state: dict, record: dict, objective_is_final: bool) -> bool:
     return True
 
 
-def _train_epoch(model, optimizer, schedule, dataset, cfg, generator, epoch, state) -> dict[str, float]:
-    t = cfg.train
-    device = model.device
+def _train_epoch(model, optimizer, schedule, train_batches, steps, t: TrainConfig, generator, epoch, state) -> dict[str, float]:
+    device = _device_of(model)
     names: list[str] = []
     sums = None  # running sum of [loss, *terms] weighted by batch size, one tensor: one add a step
     seen = 0
     bar = tqdm(
-        total=math.ceil(len(dataset) / t.batch_size),
+        total=steps,
         desc=f"epoch {epoch}/{t.epochs}",
         disable=None if t.progress else True,  # None: no bar when stderr is not a terminal
         leave=False,
         dynamic_ncols=True,
     )
-    for i, (x, y) in enumerate(batches(dataset, t.batch_size, shuffle=True, generator=generator, binarize=cfg.data.binarize)):
+    for i, (x, y) in enumerate(train_batches(generator, True)):
         x, y = x.to(device, non_blocking=True), None if y is None else y.to(device, non_blocking=True)
         out = model(x, y)
         optimizer.zero_grad(set_to_none=True)
