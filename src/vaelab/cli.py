@@ -86,6 +86,24 @@ def cmd_traverse(args: argparse.Namespace) -> None:
     print(save_traversal(model, data, args.index, out, span=args.span, steps=args.steps))
 
 
+def cmd_prior_train(args: argparse.Namespace) -> None:
+    from vaelab.priors import bits_per_dim, train_prior
+    from vaelab.runs import load
+
+    try:
+        result = train_prior(args.run, args.overrides, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted: state saved; continue with: vaelab prior train {args.run} --resume", file=sys.stderr)
+        sys.exit(130)
+    grid = load(args.run).grid
+    last = result.history[-1] if result.history else {}
+    print(f"prior: {result.run_dir}")
+    for split in ("train", "val"):
+        if f"{split}/nll" in last:
+            nll = last[f"{split}/nll"]
+            print(f"  {split} NLL {nll:.2f} nats per image = {bits_per_dim(nll, grid):.3f} bits per code ({grid[0]}x{grid[1]} codes)")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from vaelab.config import to_dict
     from vaelab.runs import load, run_config
@@ -185,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=9)
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_traverse)
+
+    p = sub.add_parser("prior", help="a learned prior over a VQ-VAE's codes", description="a learned prior over a VQ-VAE's codes")
+    prior_sub = p.add_subparsers(dest="prior_command", required=True, metavar="COMMAND")
+    q = prior_sub.add_parser("train", help="fit a gated PixelCNN to the run's training codes (RUN/prior/)")
+    q.add_argument("run", metavar="RUN", help="a VQ-VAE run folder")
+    q.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=30 conditional=true pixelcnn.layers=12")
+    q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
+    q.set_defaults(func=cmd_prior_train)
 
     p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
     p.add_argument("run", metavar="RUN")

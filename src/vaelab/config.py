@@ -76,17 +76,27 @@ def compose(
     try:
         untyped = OmegaConf.merge(OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))
         name = OmegaConf.select(untyped, "model.name", default=default_model)
-        model_cfg = model_config_for(name)() if model_config_for else None
-        schema = OmegaConf.structured(RunConfig(model=model_cfg))
-        merged = OmegaConf.merge(schema, untyped)
-        return OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         raise ConfigError(_one_line(e)) from None
     except ValueError as e:  # from_dotlist on 'key' without '='
         raise ConfigError(str(e)) from None
+    model_cfg = model_config_for(name)() if model_config_for else None
+    return build(RunConfig(model=model_cfg), raw, overrides)
 
 
-def to_dict(cfg: RunConfig) -> dict:
+def build(schema, raw: dict | None = None, overrides: list[str] | tuple[str, ...] = ()):
+    """The dataclass instance `schema` with `raw` and then `key=value` overrides merged in,
+    type-checked: a ConfigError names an unknown key or a wrong type."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        raise ConfigError(_one_line(e)) from None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def to_dict(cfg) -> dict:
     """Plain nested dict of a config (for YAML files and run folders)."""
     return OmegaConf.to_container(OmegaConf.structured(cfg))
 

@@ -7,10 +7,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from vaelab.config import RunConfig, compose
+from vaelab.config import RunConfig, build, compose
 from vaelab.errors import ConfigError, RunError
 from vaelab.models import GenerativeModel, build_model, config_class
+from vaelab.models.pixelcnn import GatedPixelCNN, PixelCNNConfig
 from vaelab.training import checkpoint as ckpt
+
+
+PRIOR_DIR = "prior"  # a VQ-VAE run's code prior lives in RUN/prior/
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -60,4 +64,21 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
         raise RunError(f"{path} holds a {meta.get('model')!r} model but {run}/config.yaml says {cfg.model.name!r}")
     model = build_model(cfg.model, tuple(meta["data_shape"]), meta.get("num_classes")).to(device)
     ckpt.load_weights(model, path)
+    if hasattr(model, "attach_prior"):
+        model.attach_prior(load_prior(run, device))
     return model.eval()
+
+
+def load_prior(run: str | Path, device: str | torch.device = "cpu"):
+    """The PixelCNN prior trained for a VQ-VAE run (RUN/prior/), or None if there is none yet."""
+    folder = Path(run) / PRIOR_DIR
+    path = next((folder / n for n in (ckpt.BEST, ckpt.LAST) if (folder / n).is_file()), None)
+    if path is None:
+        return None
+    meta = ckpt.read_metadata(path)
+    if meta.get("model") != "pixelcnn":
+        raise RunError(f"{path} is not a PixelCNN prior")
+    pixelcnn = build(PixelCNNConfig(), read_yaml(folder / ckpt.CONFIG).get("pixelcnn"))
+    prior = GatedPixelCNN(meta["num_codes"], pixelcnn).to(device)
+    ckpt.load_weights(prior, path)
+    return prior.eval()

@@ -6,6 +6,7 @@ from vaelab.models.cvae import CVAE, CVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
 from vaelab.models.registry import MODELS, build_model, config_class
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
+from vaelab.models.vqvae import VQVAE, VQVAEConfig
 
 __all__ = [
     "AE",
@@ -20,6 +21,8 @@ __all__ = [
     "MODELS",
     "VAE",
     "VAEConfig",
+    "VQVAE",
+    "VQVAEConfig",
     "build_model",
     "config_class",
 ]

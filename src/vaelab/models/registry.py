@@ -8,6 +8,7 @@ from vaelab.models.base import GenerativeModel
 from vaelab.models.cvae import CVAE, CVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
+from vaelab.models.vqvae import VQVAE, VQVAEConfig
 
 MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "ae": (AE, AEConfig),
@@ -15,6 +16,7 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "beta-vae": (VAE, BetaVAEConfig),
     "cvae": (CVAE, CVAEConfig),
     "infovae": (InfoVAE, InfoVAEConfig),
+    "vqvae": (VQVAE, VQVAEConfig),
 }
 
 

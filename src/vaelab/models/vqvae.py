@@ -1,0 +1,116 @@
+"""VQ-VAE (van den Oord et al., 2017): a convolutional autoencoder with a discrete latent grid.
+
+    z_e = E(x) [B, D, h, w]  ->  nearest codewords z_q, codes [B, h, w]  ->  x_hat = G(z_q)
+    loss = -log p(x | z_q) + commitment (+ codebook, without EMA)       nats-like, per example
+
+Encoder and decoder are the paper's: stride-2 4x4 convolutions (one per entry of
+`channels`), two residual blocks (3x3 then 1x1), a 1x1 convolution to the code dimension
+D, and the mirror. The model generates through a prior over its code grids, trained after
+it (`vaelab prior train RUN`, a gated PixelCNN) and attached with `attach_prior`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from vaelab.errors import CapabilityError, ConfigError
+from vaelab.models.base import GenerativeModel, LossOutput
+from vaelab.models.likelihoods import build_likelihood
+from vaelab.models.quantizer import VectorQuantizer
+from vaelab.nn.conv import ConvDecoder, ConvEncoder
+
+
+@dataclass
+class VQVAEConfig:
+    name: str = "vqvae"
+    channels: list[int] = field(default_factory=lambda: [64, 128])  # stride-2 stages: 28 -> 14 -> 7
+    res_blocks: int = 2
+    num_codes: int = 256  # K
+    code_dim: int = 16  # D
+    commitment: float = 0.25  # beta
+    ema: bool = True  # EMA codebook updates instead of the codebook loss
+    decay: float = 0.99
+    kmeans_init: bool = True  # LBG on the first batch's encoder outputs
+    dead_code_steps: int = 100  # restart a code unused this many steps (0: never)
+    likelihood: str = "gaussian"  # gaussian: squared error / 2c + const | bernoulli
+    variance: float = 0.05  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
+
+
+class VQVAE(GenerativeModel):
+    """Terms: recon (nats per example), commitment and codebook (summed squared distances
+    per example), and mse: the mean squared error per pixel on the [0, 1] scale."""
+
+    name = "vqvae"
+
+    def __init__(self, config: VQVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
+        super().__init__(config, data_shape, num_classes)
+        if config.likelihood not in ("gaussian", "bernoulli"):
+            raise ConfigError(f"vqvae likelihood must be 'gaussian' or 'bernoulli', got {config.likelihood!r}")
+        self.encoder = nn.Sequential(
+            ConvEncoder(self.data_shape, config.channels, config.res_blocks),
+            nn.Conv2d(config.channels[-1], config.code_dim, 1),
+        )
+        self.quantizer = VectorQuantizer(
+            config.num_codes,
+            config.code_dim,
+            config.commitment,
+            ema=config.ema,
+            decay=config.decay,
+            kmeans_init=config.kmeans_init,
+            dead_code_steps=config.dead_code_steps,
+        )
+        self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=config.code_dim)
+        self.likelihood = build_likelihood(config.likelihood, config.variance)
+        self.grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
+        self.__dict__["prior"] = None  # kept out of the module tree: the prior has its own weights file
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x -> quantized vectors z_q [B, D, h, w]."""
+        return self.quantizer(self.encoder(x)).z_q
+
+    def encode_codes(self, x: Tensor) -> Tensor:
+        """x [B, C, H, W] -> code indices int64 [B, h, w]."""
+        return self.quantizer(self.encoder(x)).codes
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """z [B, D, h, w] (codewords, or any point between them) -> images in [0, 1]."""
+        return self.likelihood.mean(self.decoder(z))
+
+    def decode_codes(self, codes: Tensor) -> Tensor:
+        return self.decode(self.quantizer.lookup(codes))
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
+        q = self.quantizer(self.encoder(x))
+        out = self.decoder(q.z_q)
+        recon = self.likelihood.nll(out, x).mean()
+        loss = recon + sum(q.losses.values())
+        mse = (self.likelihood.mean(out) - x).pow(2).mean()
+        return LossOutput(loss, {"recon": recon.detach(), **{k: v.detach() for k, v in q.losses.items()}, "mse": mse.detach()})
+
+    def reset_epoch_stats(self) -> None:
+        self.quantizer.reset_usage()
+
+    def epoch_stats(self) -> dict[str, float]:
+        return self.quantizer.usage_stats()
+
+    def attach_prior(self, prior: nn.Module | None) -> None:
+        """Give the model a prior over its code grids (a GatedPixelCNN), so that it can sample."""
+        self.__dict__["prior"] = prior
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
+        if self.prior is None:
+            raise CapabilityError("this VQ-VAE has no prior over its codes yet: train one with `vaelab prior train RUN`")
+        codes = self.prior.sample(n, self.grid, labels=labels, generator=generator)
+        return self.decode_codes(codes.to(self.device))
+
+    @property
+    def conditional(self) -> bool:  # sampling takes labels when the prior does
+        return self.prior is not None and getattr(self.prior, "num_classes", None) is not None
+
+    @property
+    def num_classes(self) -> int | None:
+        return getattr(self.prior, "num_classes", None) if self.prior is not None else None
