@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/vaelab train configs/quickstart.yaml --out runs/quickstart --overwrite
 	$(VENV)/bin/vaelab info runs/quickstart
+	$(VENV)/bin/vaelab report runs/quickstart -o runs/quickstart/report.html
 
 test: $(STAMP)
+	sh scripts/ensure_chromium.sh
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -104,6 +104,15 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
             print(f"  {split} NLL {nll:.2f} nats per image = {bits_per_dim(nll, grid):.3f} bits per code ({grid[0]}x{grid[1]} codes)")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from vaelab.report import write_report
+
+    for run in args.runs:
+        if not Path(run).is_dir():
+            raise _usage(f"run folder {run} not found")
+    print(write_report([Path(r) for r in args.runs], Path(args.output)))
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from vaelab.config import to_dict
     from vaelab.runs import load, run_config
@@ -211,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=30 conditional=true pixelcnn.layers=12")
     q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
     q.set_defaults(func=cmd_prior_train)
+
+    p = sub.add_parser("report", help="one self-contained HTML page for one or more runs", description="one self-contained HTML page (config, metrics, curves, pictures; a comparison table for several runs)")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
     p.add_argument("run", metavar="RUN")

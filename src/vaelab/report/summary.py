@@ -1,0 +1,88 @@
+"""What a report says about one run folder: its config, model, epochs and metrics.
+
+Reading never raises for a run that is incomplete or unreadable: what is missing
+becomes a note, and the rest of the report is still written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vaelab.config import RunConfig
+from vaelab.errors import VaelabError
+from vaelab.models import GenerativeModel
+from vaelab.runs import load, run_config
+from vaelab.training import checkpoint as ckpt
+
+
+@dataclass
+class RunSummary:
+    """One run folder, read.
+
+    records: metrics.jsonl, one dict per epoch; last / best: the records of the last
+    epoch and of the epoch whose weights are in best.safetensors (None when unknown).
+    cfg and model are None when they could not be read; notes say why.
+    """
+
+    path: Path
+    config_text: str = ""
+    cfg: RunConfig | None = None
+    model: GenerativeModel | None = None
+    records: list[dict] = field(default_factory=list)
+    last: dict | None = None
+    best: dict | None = None
+    best_source: str = ""  # how the best epoch was found, said under the metrics table
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def params(self) -> int | None:
+        return None if self.model is None else sum(p.numel() for p in self.model.parameters())
+
+
+def best_record(run: Path, records: list[dict]) -> tuple[dict | None, str]:
+    """(the record of the best epoch, how it was found).
+
+    The epoch saved in best.safetensors' metadata is the trainer's own choice (it skips
+    epochs of a KL warm-up), so it comes first; without it, the lowest val/loss.
+    """
+    by_epoch = {r.get("epoch"): r for r in records}
+    if (run / ckpt.BEST).is_file():
+        try:
+            epoch = ckpt.read_metadata(run / ckpt.BEST).get("epoch")
+        except VaelabError:
+            epoch = None
+        if epoch in by_epoch:
+            return by_epoch[epoch], f"epoch {epoch}: the weights in {ckpt.BEST}"
+    scored = [r for r in records if "val/loss" in r]
+    if not scored:
+        return None, ""
+    best = min(scored, key=lambda r: r["val/loss"])
+    return best, f"epoch {best['epoch']}: the lowest val/loss"
+
+
+def summarize(run: str | Path) -> RunSummary:
+    """Read config.yaml, metrics.jsonl and the best weights of `run` (on the CPU)."""
+    s = RunSummary(Path(run))
+    config_file = s.path / ckpt.CONFIG
+    if config_file.is_file():
+        s.config_text = config_file.read_text()
+    try:
+        s.cfg = run_config(s.path)
+        s.model = load(s.path, "best")
+    except VaelabError as e:
+        s.notes.append(f"model not loaded: {e}")
+    try:
+        s.records = ckpt.read_jsonl(s.path / ckpt.METRICS)
+    except ValueError as e:  # a line cut short by a crash mid-write
+        s.notes.append(f"{ckpt.METRICS} is not readable: {e}")
+    if s.records:
+        s.last = s.records[-1]
+        s.best, s.best_source = best_record(s.path, s.records)
+    else:
+        s.notes.append("no metrics: no epoch finished yet")
+    return s
