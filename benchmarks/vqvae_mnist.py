@@ -32,7 +32,7 @@ from vaelab.priors import bits_per_dim, train_prior
 from vaelab.training import mean_terms, train
 
 ROOT = Path(__file__).resolve().parents[1]
-GRIDS = {"7x7": [64, 128], "4x4": [64, 128, 128]}  # conv stages: 28 -> 14 -> 7 (-> 4)
+GRIDS = {"7x7": [32, 64], "4x4": [32, 64, 64]}  # conv stages: 28 -> 14 -> 7 (-> 4)
 
 
 def timed(fn, repeats: int = 3) -> float:

@@ -104,6 +104,50 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
             print(f"  {split} NLL {nll:.2f} nats per image = {bits_per_dim(nll, grid):.3f} bits per code ({grid[0]}x{grid[1]} codes)")
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from vaelab.scorecard import EvalOptions, evaluate_run
+
+    result = evaluate_run(args.run, EvalOptions(k=args.k, n=args.n, samples=args.samples, classifier=args.classifier, seed=args.seed))
+    print(f"{result['run']}: {result['model']} on {result['held_out_images']} held-out {result['dataset']} images")
+    if "likelihood" in result:
+        lk = result["likelihood"]
+        print(f"  IS-NLL (k={lk['k']})      {lk['is_nll']:.2f} nats per image = {lk['bits_per_dim']:.4f} bits/dim")
+        print(f"  -ELBO                   {lk['nelbo']:.2f} = recon {lk['recon']:.2f} + KL {lk['kl']:.2f} nats per image")
+        lat = result["latent"]
+        print(f"  active units            {lat['active_units']} of {lat['latent_dim']} (Cov_x E_q[z_u] > 0.01)")
+    print(f"  reconstruction MSE      {result['recon']['mse_per_pixel_01']:.5f} per pixel, [0, 1] scale")
+    if "codebook" in result:
+        cb = result["codebook"]
+        print(f"  codebook use            {cb.get('usage', 0):.3f} of {cb['num_codes']} codes, perplexity {cb.get('perplexity', 0):.1f}")
+        if "prior_nll" in cb:
+            print(f"  prior NLL               {cb['prior_nll']:.2f} nats per image = {cb['prior_bits_per_code']:.3f} bits per code")
+    if "classifier" in result:
+        print(f"  classifier              {result['classifier']['id']} ({result['classifier']['folder']})")
+    if "quality" in result:
+        q = result["quality"]
+        print(f"  Frechet distance        {q['frechet_distance']:.2f} ({q['generated']} samples, classifier features)")
+        print(f"  precision / recall      {q['precision']:.3f} / {q['recall']:.3f}")
+    if "retained" in result:
+        r = result["retained"]
+        print(f"  CAS                     {r['cas']:.3f} trained on {r['cas_trained_on']} (real images: {r['cas_real_baseline']:.3f})")
+        if "linear_probe" in r:
+            print(f"  linear probe            {r['linear_probe']:.3f} accuracy from the latent means")
+    if "disentangle" in result:
+        d = result["disentangle"]
+        print(f"  MIG {d['mig']:.3f}   beta-VAE score {d['beta_vae_score']:.3f}   FactorVAE score {d['factor_vae_score']:.3f}")
+    print(f"  written to {Path(args.run) / 'evaluation.json'}")
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> None:
+    from vaelab.scorecard import train_dataset_classifier
+
+    record = train_dataset_classifier(args.dataset, args.overrides, args.out, epochs=args.epochs, seed=args.seed)
+    accuracy = record.get("held_out_accuracy")
+    print(f"classifier {record['id']} for {args.dataset}: {record['folder']}")
+    if accuracy is not None:
+        print(f"  held-out accuracy {accuracy:.4f}")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from vaelab.report import write_report
 
@@ -220,6 +264,26 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=30 conditional=true pixelcnn.layers=12")
     q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
     q.set_defaults(func=cmd_prior_train)
+
+    p = sub.add_parser("evaluate", help="likelihood, latent statistics, reconstruction, sample quality, retained information",
+                       description="evaluate a run on its held-out images; writes RUN/evaluation.json")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--k", type=int, default=1000, help="importance samples per image for the IS-NLL (default 1000)")
+    p.add_argument("-n", type=int, default=1000, help="held-out images to evaluate (default 1000)")
+    p.add_argument("--samples", type=int, default=1000, help="generated images for FD, precision/recall and CAS")
+    p.add_argument("--classifier", help="classifier folder (default classifiers/<dataset> when present)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("classifier", help="the per-dataset classifier behind FD, precision/recall and CAS")
+    clf_sub = p.add_subparsers(dest="classifier_command", required=True, metavar="COMMAND")
+    q = clf_sub.add_parser("train", help="train a small CNN on a dataset's training part (classifiers/<dataset>/)")
+    q.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10, shapes, folder:PATH ...")
+    q.add_argument("overrides", nargs="*", metavar="key=value", help="data settings, e.g. root=../shared/data/mnist split=test val=1000")
+    q.add_argument("--epochs", type=int, default=10)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="folder (default classifiers/<dataset>)")
+    q.set_defaults(func=cmd_classifier_train)
 
     p = sub.add_parser("report", help="one self-contained HTML page for one or more runs", description="one self-contained HTML page (config, metrics, curves, pictures; a comparison table for several runs)")
     p.add_argument("runs", nargs="+", metavar="RUN")

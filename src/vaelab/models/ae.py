@@ -61,7 +61,7 @@ class AE(GenerativeModel):
         return self.mu_head(self.features(x, y))
 
     def decoder_output(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """The likelihood's parameters (logits or pre-sigmoid means) [B, C, H, W]."""
+        """The likelihood's parameters (Bernoulli logits or Gaussian means) [B, C, H, W]."""
         return self.decoder(self._with_label(z, y))
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:

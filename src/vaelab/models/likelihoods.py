@@ -29,7 +29,11 @@ class Bernoulli(nn.Module):
 
 
 class Gaussian(nn.Module):
-    """x ~ N(f(z), c I) with f(z) = sigmoid(out), so means stay on the [0, 1] pixel scale.
+    """x ~ N(f(z), c I) with f(z) = out, the decoder's output itself.
+
+    (Not squashed by a sigmoid: squared error through a saturated sigmoid has vanishing
+    gradients, and a conv VQ-VAE then sat on the mean image for hundreds of steps.
+    Pictures clip the mean to [0, 1].)
 
     -log p(x|z) = ||x - f(z)||^2 / (2c) + (D/2) log(2 pi c),   D = C*H*W.
     With fixed c this is squared error weighted 1/(2c) against the KL: a small c favours
@@ -60,7 +64,7 @@ class Gaussian(nn.Module):
         return 0.5 * sq_error / log_c.exp() + 0.5 * dims * (math.log(2 * math.pi) + log_c)
 
     def mean(self, out: Tensor) -> Tensor:
-        return torch.sigmoid(out)
+        return out
 
 
 def build_likelihood(kind: str, variance: float = 1.0) -> nn.Module:

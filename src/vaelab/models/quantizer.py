@@ -56,7 +56,7 @@ class VectorQuantizer(nn.Module):
         decay: float = 0.99,
         epsilon: float = 1e-5,
         kmeans_init: bool = True,
-        dead_code_steps: int = 100,
+        dead_code_steps: int = 10,
         chunk_size: int = 8192,
     ):
         super().__init__()

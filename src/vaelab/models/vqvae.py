@@ -26,7 +26,7 @@ from vaelab.nn.conv import ConvDecoder, ConvEncoder
 @dataclass
 class VQVAEConfig:
     name: str = "vqvae"
-    channels: list[int] = field(default_factory=lambda: [64, 128])  # stride-2 stages: 28 -> 14 -> 7
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # stride-2 stages: 28 -> 14 -> 7
     res_blocks: int = 2
     num_codes: int = 256  # K
     code_dim: int = 16  # D
@@ -34,7 +34,7 @@ class VQVAEConfig:
     ema: bool = True  # EMA codebook updates instead of the codebook loss
     decay: float = 0.99
     kmeans_init: bool = True  # LBG on the first batch's encoder outputs
-    dead_code_steps: int = 100  # restart a code unused this many steps (0: never)
+    dead_code_steps: int = 10  # restart a code unused this many steps (0: never)
     likelihood: str = "gaussian"  # gaussian: squared error / 2c + const | bernoulli
     variance: float = 0.05  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
 
