@@ -22,4 +22,4 @@ def test_shipped_config_builds_its_model(path):
 
 def test_the_configs_the_readme_names_exist():
     names = {p.stem for p in CONFIGS}
-    assert {"quickstart", "mnist_ae", "mnist_vae_mlp", "mnist_vae_conv", "mnist_beta_vae", "mnist_cvae", "shapes_beta_vae", "shapes_cvae", "cifar10_conv_vae"} <= names
+    assert {"quickstart", "mnist_ae", "mnist_vae_mlp", "mnist_vae_conv", "mnist_beta_vae", "mnist_cvae", "shapes_beta_vae", "shapes_cvae", "cifar10_conv_vae", "mnist_vqvae"} <= names

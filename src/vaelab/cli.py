@@ -107,34 +107,35 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaelab.scorecard import EvalOptions, evaluate_run
 
+    row = lambda label, text: print(f"  {label:<22}  {text}")  # noqa: E731
     result = evaluate_run(args.run, EvalOptions(k=args.k, n=args.n, samples=args.samples, classifier=args.classifier, seed=args.seed))
     print(f"{result['run']}: {result['model']} on {result['held_out_images']} held-out {result['dataset']} images")
     if "likelihood" in result:
         lk = result["likelihood"]
-        print(f"  IS-NLL (k={lk['k']})      {lk['is_nll']:.2f} nats per image = {lk['bits_per_dim']:.4f} bits/dim")
-        print(f"  -ELBO                   {lk['nelbo']:.2f} = recon {lk['recon']:.2f} + KL {lk['kl']:.2f} nats per image")
+        row(f"IS-NLL (k={lk['k']})", f"{lk['is_nll']:.2f} nats per image = {lk['bits_per_dim']:.4f} bits/dim")
+        row("-ELBO", f"{lk['nelbo']:.2f} = recon {lk['recon']:.2f} + KL {lk['kl']:.2f} nats per image")
         lat = result["latent"]
-        print(f"  active units            {lat['active_units']} of {lat['latent_dim']} (Cov_x E_q[z_u] > 0.01)")
-    print(f"  reconstruction MSE      {result['recon']['mse_per_pixel_01']:.5f} per pixel, [0, 1] scale")
+        row("active units", f"{lat['active_units']} of {lat['latent_dim']} (Cov_x E_q[z_u] > 0.01)")
+    row("reconstruction MSE", f"{result['recon']['mse_per_pixel_01']:.5f} per pixel, [0, 1] scale")
     if "codebook" in result:
         cb = result["codebook"]
-        print(f"  codebook use            {cb.get('usage', 0):.3f} of {cb['num_codes']} codes, perplexity {cb.get('perplexity', 0):.1f}")
+        row("codebook use", f"{cb.get('usage', 0):.3f} of {cb['num_codes']} codes, perplexity {cb.get('perplexity', 0):.1f}")
         if "prior_nll" in cb:
-            print(f"  prior NLL               {cb['prior_nll']:.2f} nats per image = {cb['prior_bits_per_code']:.3f} bits per code")
+            row("prior NLL", f"{cb['prior_nll']:.2f} nats per image = {cb['prior_bits_per_code']:.3f} bits per code")
     if "classifier" in result:
-        print(f"  classifier              {result['classifier']['id']} ({result['classifier']['folder']})")
+        row("classifier", f"{result['classifier']['id']} ({result['classifier']['folder']})")
     if "quality" in result:
         q = result["quality"]
-        print(f"  Frechet distance        {q['frechet_distance']:.2f} ({q['generated']} samples, classifier features)")
-        print(f"  precision / recall      {q['precision']:.3f} / {q['recall']:.3f}")
+        row("Frechet distance", f"{q['frechet_distance']:.2f} ({q['generated']} samples, classifier features)")
+        row("precision / recall", f"{q['precision']:.3f} / {q['recall']:.3f}")
     if "retained" in result:
         r = result["retained"]
-        print(f"  CAS                     {r['cas']:.3f} trained on {r['cas_trained_on']} (real images: {r['cas_real_baseline']:.3f})")
+        row("CAS", f"{r['cas']:.3f} trained on {r['cas_trained_on']} (real images: {r['cas_real_baseline']:.3f})")
         if "linear_probe" in r:
-            print(f"  linear probe            {r['linear_probe']:.3f} accuracy from the latent means")
+            row("linear probe", f"{r['linear_probe']:.3f} accuracy from the latent means")
     if "disentangle" in result:
         d = result["disentangle"]
-        print(f"  MIG {d['mig']:.3f}   beta-VAE score {d['beta_vae_score']:.3f}   FactorVAE score {d['factor_vae_score']:.3f}")
+        row("disentanglement", f"MIG {d['mig']:.3f}, beta-VAE score {d['beta_vae_score']:.3f}, FactorVAE score {d['factor_vae_score']:.3f}")
     print(f"  written to {Path(args.run) / 'evaluation.json'}")
 
 

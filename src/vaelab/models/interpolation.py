@@ -42,5 +42,5 @@ def interpolate(model, x0: Tensor, x1: Tensor, steps: int = 10, method: str = "s
         raise ValueError(f"unknown interpolation {method!r}; use {' or '.join(INTERPOLATIONS)}")
     labels = None if y is None else torch.as_tensor(y).reshape(1).to(model.device)
     z0, z1 = model.encode(torch.stack([x0, x1]).to(model.device), None if labels is None else labels.expand(2))
-    path = INTERPOLATIONS[method](z0, z1, steps)
+    path = INTERPOLATIONS[method](z0.flatten(), z1.flatten(), steps).view(steps, *z0.shape)  # grids of vectors too
     return model.decode(path, None if labels is None else labels.expand(steps))

@@ -65,6 +65,8 @@ def save_interpolation(model, data: ImageDataset, start: int, end: int, path: Pa
 def save_traversal(model, data: ImageDataset, index: int, path: Path, span: float = 3.0, steps: int = 9, n_kl: int = 500) -> Path:
     """Rows = latent dimensions sorted by KL (largest first, estimated on `n_kl` images),
     columns = that dimension swept over [-span, span], the others at image `index`'s mean."""
+    if not hasattr(model, "latent_dim"):
+        raise CapabilityError(f"model {model.name!r} has no vector of latent dimensions to traverse")
     x = to_float(data.images[:n_kl])
     kl = kl_per_dimension(model, x, _labels(model, data, slice(0, n_kl)))
     dims = kl.argsort(descending=True).tolist()
