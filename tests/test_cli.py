@@ -86,3 +86,13 @@ def test_conditional_run_samples_a_chosen_label_and_traverses(tmp_path, capsys):
 def test_unconditional_run_refuses_a_label(run, capsys):
     assert main(["sample", str(run), "--label", "1"]) == 2
     assert "not conditional" in capsys.readouterr().err
+
+
+def test_plot_draws_every_picture_that_applies(run, capsys):
+    assert main(["plot", str(run)]) == 0
+    out = capsys.readouterr().out
+    for name in ("latent_space.png", "curves.png", "traverse_0.png", "interpolate_0_1_slerp.png"):
+        assert (run / name).is_file(), name
+    assert "manifold: the manifold grid needs a 2-D latent space" in out
+    assert main(["plot", str(run), "manifold"]) == 2  # asked for by name: an error
+    assert main(["plot", str(run), "histogram"]) == 2

@@ -104,6 +104,43 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
             print(f"  {split} NLL {nll:.2f} nats per image = {bits_per_dim(nll, grid):.3f} bits per code ({grid[0]}x{grid[1]} codes)")
 
 
+PLOTS = ("reconstructions", "samples", "interpolation", "traversal", "latent", "manifold", "curves")
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    """Every picture asked for (all that apply by default) into the run folder."""
+    from vaelab.errors import CapabilityError
+    from vaelab.plots import curves, latent_space, manifold, run_pictures
+    from vaelab.runs import load, run_config
+    from vaelab.training import checkpoint as ckpt
+
+    run = Path(args.run)
+    model = load(run, args.checkpoint)
+    data = _split(args.run, "val")
+    draw = {
+        "reconstructions": lambda: run_pictures.save_reconstructions(model, data, run / "reconstructions.png"),
+        "samples": lambda: run_pictures.save_samples(model, run / "samples.png"),
+        "interpolation": lambda: run_pictures.save_interpolation(model, data, 0, 1, run / "interpolate_0_1_slerp.png"),
+        "traversal": lambda: run_pictures.save_traversal(model, data, 0, run / "traverse_0.png"),
+        "latent": lambda: latent_space.save_latent_scatter(
+            *latent_space.encode_dataset(model, data), run / "latent_space.png", class_names=data.class_names, method=args.method
+        ),
+        "manifold": lambda: manifold.save_manifold_grid(model, run / "manifold.png"),
+        "curves": lambda: curves.save_training_curves(ckpt.read_jsonl(run / ckpt.METRICS), run / "curves.png"),
+    }
+    unknown = [w for w in args.what if w not in PLOTS]
+    if unknown:
+        raise _usage(f"unknown picture {unknown[0]!r}; choose from {', '.join(PLOTS)}")
+    asked = args.what or list(PLOTS)
+    for name in asked:
+        try:
+            print(draw[name]())
+        except CapabilityError as e:
+            if args.what:  # asked for by name: say why not
+                raise
+            print(f"  ({name}: {e})")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaelab.scorecard import EvalOptions, evaluate_run
 
@@ -265,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=30 conditional=true pixelcnn.layers=12")
     q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
     q.set_defaults(func=cmd_prior_train)
+
+    help = "pictures of a run into its folder: reconstructions, samples, paths, latent space, manifold, curves"
+    p = sub.add_parser("plot", help=help, description=help)
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.add_argument("what", nargs="*", metavar="WHAT", help=f"any of {', '.join(PLOTS)} (default: all that apply)")
+    p.add_argument("--method", choices=["auto", "pca", "tsne"], default="auto", help="latent scatter: 2-D latents directly, else PCA (or t-SNE)")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("evaluate", help="likelihood, latent statistics, reconstruction, sample quality, retained information",
                        description="evaluate a run on its held-out images; writes RUN/evaluation.json")
