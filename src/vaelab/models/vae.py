@@ -73,7 +73,7 @@ class VAE(AE):
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
         recon, kl, _ = self.elbo_terms(x, y)
         loss = recon + self.kl_schedule.penalty(kl)
-        if self.training:
+        if self.training and not self.kl_schedule.is_plain_elbo:  # a plain ELBO needs no clock
             self.kl_schedule.advance()
         return self._output(loss, recon, kl, plain=self.kl_schedule.is_plain_elbo)
 

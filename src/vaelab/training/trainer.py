@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -126,7 +126,11 @@ def train(
     torch.manual_seed(t.seed)
     data = data if data is not None else load_dataset(cfg.data)
     model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(pick_device(t.device))
+    meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
     val = data.val if data.val is not None and len(data.val) else None
+    if not model.conditional:  # labels it will not read need not be gathered every step
+        data = DataSplits(replace(data.train, labels=None), val and replace(val, labels=None))
+        val = data.val
     result = fit(
         model,
         t,
@@ -135,7 +139,7 @@ def train(
         steps_per_epoch=math.ceil(len(data.train) / t.batch_size),
         val_batches=None if val is None else image_batches(val, t.eval_batch_size, cfg.data.binarize),
         config=to_dict(cfg),
-        meta={"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes},
+        meta=meta,
         resume=resume,
     )
     save_run_pictures(model, val if val is not None else data.train, run_dir)
