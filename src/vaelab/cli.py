@@ -111,7 +111,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     """Every picture asked for (all that apply by default) into the run folder."""
     from vaelab.errors import CapabilityError
     from vaelab.plots import curves, latent_space, manifold, run_pictures
-    from vaelab.runs import load, run_config
+    from vaelab.runs import load
     from vaelab.training import checkpoint as ckpt
 
     run = Path(args.run)

@@ -36,8 +36,3 @@ def labelled_batches(
     for i, x in enumerate(image_batches(images, batch_size, device)):
         y = None if labels is None else labels[i * batch_size:(i + 1) * batch_size].to(x.device)
         yield x, y
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """Where the model's parameters live (CPU for a model without any)."""
-    return next(iter(model.parameters()), torch.empty(0)).device

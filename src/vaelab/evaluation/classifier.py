@@ -19,8 +19,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from vaelab.errors import ConfigError, RunError
-from vaelab.evaluation.batching import as_float, image_batches, model_device
+from vaelab.evaluation.batching import as_float, image_batches
 from vaelab.files import atomic_write
+from vaelab.nn.device import module_device
 
 WEIGHTS = "classifier.safetensors"
 META = "classifier.json"
@@ -121,7 +122,7 @@ def predict(model: SmallCNN, images: Tensor, batch_size: int = 500) -> Tensor:
     """Predicted classes int64 [N] (CPU), in eval mode."""
     was_training = model.training
     model.eval()
-    out = [model(x).argmax(1).cpu() for x in image_batches(images, batch_size, model_device(model))]
+    out = [model(x).argmax(1).cpu() for x in image_batches(images, batch_size, module_device(model))]
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
@@ -138,7 +139,7 @@ def extract_features(model: SmallCNN, images: Tensor, batch_size: int = 500) -> 
     """model.features for every image, float [N, feature_dim] (CPU), in eval mode."""
     was_training = model.training
     model.eval()
-    out = [model.features(x).cpu() for x in image_batches(images, batch_size, model_device(model))]
+    out = [model.features(x).cpu() for x in image_batches(images, batch_size, module_device(model))]
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, model.feature_dim)
 

@@ -7,8 +7,9 @@ from torch import Tensor
 
 from vaelab.data import ImageDataset
 from vaelab.errors import CapabilityError
-from vaelab.evaluation.batching import labelled_batches, model_device
+from vaelab.evaluation.batching import labelled_batches
 from vaelab.models.traversal import kl_per_dimension as batch_kl_per_dimension
+from vaelab.nn.device import module_device
 
 
 @torch.no_grad()
@@ -20,7 +21,7 @@ def posterior_means(model, images: Tensor, labels: Tensor | None = None, batch_s
     """
     was_training = model.training
     model.eval()
-    codes = [model.encode(x, y).cpu() for x, y in labelled_batches(images, labels, batch_size, model_device(model))]
+    codes = [model.encode(x, y).cpu() for x, y in labelled_batches(images, labels, batch_size, module_device(model))]
     model.train(was_training)
     return torch.cat(codes) if codes else torch.zeros(0, model.latent_dim)
 
@@ -38,7 +39,7 @@ def kl_per_dimension(model, data: ImageDataset, batch_size: int = 500) -> Tensor
     was_training = model.training
     model.eval()
     total = torch.zeros(model.latent_dim, dtype=torch.float64)
-    for x, y in labelled_batches(data.images, data.labels, batch_size, model_device(model)):
+    for x, y in labelled_batches(data.images, data.labels, batch_size, module_device(model)):
         total += batch_kl_per_dimension(model, x, y).double().cpu() * len(x)  # batch mean -> batch sum
     model.train(was_training)
     return (total / max(len(data), 1)).float()
@@ -65,7 +66,7 @@ def reconstruction_mse(model, data: ImageDataset, batch_size: int = 500) -> floa
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for x, y in labelled_batches(data.images, data.labels, batch_size, model_device(model)):
+    for x, y in labelled_batches(data.images, data.labels, batch_size, module_device(model)):
         total += float((model.reconstruct(x, y) - x).double().pow(2).sum())
         count += x.numel()
     model.train(was_training)

@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 
 from vaelab.data import ImageDataset, batches
 from vaelab.errors import CapabilityError, ConfigError
-from vaelab.evaluation.batching import labelled_batches, model_device
+from vaelab.evaluation.batching import labelled_batches
 from vaelab.models.gaussian import kl_to_standard_normal, log_normal, reparameterize
+from vaelab.nn.device import module_device
 
 
 def _require_posterior(model) -> None:
@@ -67,7 +68,7 @@ def importance_weighted_nll(
         raise ConfigError(f"{len(y)} labels for {len(x)} images.")
     was_training = model.training
     model.eval()
-    device = model_device(model)
+    device = module_device(model)
     results = []
     steps = tqdm(labelled_batches(x, y, batch_size, device), total=math.ceil(len(x) / batch_size),
                  desc=f"IS-NLL (k={k})", disable=None if progress else True, leave=False)
@@ -124,7 +125,7 @@ def elbo_terms(
     _require_posterior(model)
     was_training = model.training
     model.eval()
-    device = model_device(model)
+    device = module_device(model)
     generator = torch.Generator().manual_seed(seed)
     recon = kl = 0.0
     for x, y in batches(data, batch_size, generator=generator, binarize=binarize):

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.errors import CapabilityError
+from vaelab.nn.device import module_device
 
 
 @dataclass
@@ -77,4 +78,4 @@ class GenerativeModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        return module_device(self)

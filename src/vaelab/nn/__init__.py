@@ -2,6 +2,7 @@
 
 from vaelab.nn.backbone import Backbone, build_backbone
 from vaelab.nn.conv import ConvDecoder, ConvEncoder, ResidualBlock
+from vaelab.nn.device import module_device
 from vaelab.nn.mlp import MLPDecoder, MLPEncoder
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "MLPDecoder",
     "MLPEncoder",
     "ResidualBlock",
+    "module_device",
 ]

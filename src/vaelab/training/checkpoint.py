@@ -20,10 +20,11 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file, safe_open
+from safetensors.torch import load_file, safe_open, save_file
 
 from vaelab.errors import RunError
 from vaelab.files import atomic_write
+from vaelab.nn.device import module_device
 
 CONFIG = "config.yaml"
 LAST = "last.safetensors"
@@ -55,14 +56,10 @@ def read_metadata(path: Path) -> dict:
 def load_weights(model: torch.nn.Module, path: Path) -> None:
     """Load weights saved by `save_weights` into `model`; a mismatch is a RunError."""
     try:
-        model.load_state_dict(load_file(str(path), device=str(model_device(model))))
+        model.load_state_dict(load_file(str(path), device=str(module_device(model))))
     except RuntimeError as e:  # missing/unexpected keys or size mismatches
         first = str(e).splitlines()[0]
         raise RunError(f"{path} does not fit the model in its config: {first}") from None
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    return next(iter(model.parameters()), torch.empty(0)).device
 
 
 def same_file(source: Path, target: Path) -> None:

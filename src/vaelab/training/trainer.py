@@ -26,6 +26,7 @@ from vaelab.config import RunConfig, TrainConfig, to_dict
 from vaelab.data import DataSplits, ImageDataset, batches, load_dataset
 from vaelab.errors import ConfigError, RunError
 from vaelab.models import GenerativeModel, build_model
+from vaelab.nn.device import module_device
 from vaelab.plots.run_pictures import save_run_pictures
 from vaelab.training import checkpoint as ckpt
 
@@ -67,10 +68,6 @@ def build_optimizer(model: torch.nn.Module, t: TrainConfig, total_steps: int):
     return optimizer, schedule
 
 
-def _device_of(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _stats(model: torch.nn.Module) -> dict[str, float]:
     """Figures a model gathers over a whole pass (e.g. codebook usage); {} for most."""
     return model.epoch_stats() if hasattr(model, "epoch_stats") else {}
@@ -88,7 +85,7 @@ def average_terms(model: torch.nn.Module, epoch_batches: EpochBatches, seed: int
     a fixed seed, so the numbers of two epochs are comparable."""
     was_training = model.training
     model.eval()
-    device = _device_of(model)
+    device = module_device(model)
     _reset_stats(model)
     sums: dict[str, torch.Tensor] = {}
     seen = 0
@@ -260,7 +257,7 @@ def is_new_best(state: dict, record: dict, objective_is_final: bool) -> bool:
 
 
 def _train_epoch(model, optimizer, schedule, train_batches, steps, t: TrainConfig, generator, epoch, state) -> dict[str, float]:
-    device = _device_of(model)
+    device = module_device(model)
     names: list[str] = []
     sums = None  # running sum of [loss, *terms] weighted by batch size, one tensor: one add a step
     seen = 0
