@@ -56,7 +56,7 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
     names = {"best": [ckpt.BEST, ckpt.LAST], "last": [ckpt.LAST]}
     if checkpoint not in names:
         raise RunError(f"unknown checkpoint {checkpoint!r}; use 'best' or 'last'")
-    path = next((run / n for n in names[checkpoint] if (run / n).is_file()), None)
+    path = _first_file(run, names[checkpoint])
     if path is None:
         raise RunError(f"{run} has no weights yet ({' or '.join(names[checkpoint])})")
     meta = ckpt.read_metadata(path)
@@ -72,7 +72,7 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
 def load_prior(run: str | Path, device: str | torch.device = "cpu"):
     """The PixelCNN prior trained for a VQ-VAE run (RUN/prior/), or None if there is none yet."""
     folder = Path(run) / PRIOR_DIR
-    path = next((folder / n for n in (ckpt.BEST, ckpt.LAST) if (folder / n).is_file()), None)
+    path = _first_file(folder, [ckpt.BEST, ckpt.LAST])
     if path is None:
         return None
     meta = ckpt.read_metadata(path)
@@ -82,3 +82,8 @@ def load_prior(run: str | Path, device: str | torch.device = "cpu"):
     prior = GatedPixelCNN(meta["num_codes"], pixelcnn).to(device)
     ckpt.load_weights(prior, path)
     return prior.eval()
+
+
+def _first_file(folder: Path, names: list[str]) -> Path | None:
+    """folder/name for the first of `names` that exists (best before last), else None."""
+    return next((folder / n for n in names if (folder / n).is_file()), None)

@@ -49,6 +49,7 @@ from vaelab.evaluation import (
     train_classifier,
 )
 from vaelab.files import atomic_write
+from vaelab.priors import encode_dataset
 from vaelab.runs import load, run_config
 
 CLASSIFIERS = Path("classifiers")  # default home of trained classifiers: classifiers/<dataset>/
@@ -91,7 +92,7 @@ def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions()) -> dict:
         result["latent"] = {"kl_per_dim": kl_per_dimension(model, held).tolist(), "active_units": count, "latent_dim": means.shape[1]}
     result["recon"] = {"mse_per_pixel_01": reconstruction_mse(model, held)}
     if hasattr(model, "quantizer"):
-        result["codebook"] = _codebook(model, x)
+        result["codebook"] = _codebook(model, held)
 
     clf_folder = Path(options.classifier) if options.classifier else classifier_folder(cfg.data.name)
     if (clf_folder / "classifier.json").is_file():
@@ -103,10 +104,9 @@ def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions()) -> dict:
 
 
 @torch.no_grad()
-def _codebook(model, x: torch.Tensor) -> dict:
-    model.eval()
+def _codebook(model, held: ImageDataset) -> dict:
     model.reset_epoch_stats()
-    codes = torch.cat([model.encode_codes(part.to(model.device)) for part in x.split(500)])
+    codes = encode_dataset(model, held)  # the quantizer counts the codes it hands out
     out = {**model.epoch_stats(), "num_codes": model.quantizer.num_codes, "grid": list(model.grid)}
     if model.prior is not None and not model.conditional:
         nll = -torch.cat([model.prior.log_prob(part) for part in codes.split(500)]).mean().item()

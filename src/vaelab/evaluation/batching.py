@@ -13,12 +13,13 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from vaelab.data import to_float
 from vaelab.errors import ConfigError
 
 
 def as_float(images: Tensor) -> Tensor:
     """uint8 [B, ...] -> float32 in [0, 1] (divided by 255); float images are returned as they are."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
+    return to_float(images) if images.dtype == torch.uint8 else images
 
 
 def image_batches(images: Tensor, batch_size: int, device: torch.device | str | None = None) -> Iterator[Tensor]:

@@ -17,28 +17,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from vaelab.data import ImageDataset, to_float
+from vaelab.data import ImageDataset
 from vaelab.errors import CapabilityError, ConfigError
+from vaelab.evaluation.latent_stats import posterior_means
 
 METHODS = ("auto", "direct", "pca", "tsne")
 
 
-@torch.no_grad()
 def encode_dataset(model, data: ImageDataset, n: int = 2000, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
     """The first `n` images of `data` -> (codes [n, D] float32 on the CPU, labels [n] or None).
 
     Codes are `model.encode(x, y)`: the posterior means of a VAE, the codes of an AE.
     Conditional models get each image's label, as they need it to encode.
     """
-    model.eval()
-    n = min(n, len(data))
     labels = None if data.labels is None else data.labels[:n]
-    codes = []
-    for start in range(0, n, batch_size):
-        x = to_float(data.images[start : min(start + batch_size, n)]).to(model.device)
-        y = labels[start : start + len(x)].to(model.device) if model.conditional and labels is not None else None
-        codes.append(model.encode(x, y).float().cpu())
-    return torch.cat(codes), labels
+    codes = posterior_means(model, data.images[:n], labels if model.conditional else None, batch_size)
+    return codes.float(), labels
 
 
 @dataclass
