@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from vaelab.models.pixelcnn import GatedPixelCNN, PixelCNNConfig
+from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
 
 SHAPES = [(4, 4), (7, 7)]
 

@@ -31,7 +31,7 @@ from torch import nn
 from vaelab.config import DataConfig, compose
 from vaelab.data import load_dataset, to_float
 from vaelab.models import VAE, VAEConfig, config_class
-from vaelab.training import train
+from vaelab.runs import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,10 +26,10 @@ import torch
 import vaelab
 from vaelab.config import compose
 from vaelab.data import load_dataset
+from vaelab.evaluation import bits_per_dim
 from vaelab.models import config_class
 from vaelab.plots.grid import save_grid
-from vaelab.priors import bits_per_dim, train_prior
-from vaelab.training import mean_terms, train
+from vaelab.runs import mean_terms, train, train_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = {"7x7": [32, 64], "4x4": [64, 128, 128]}  # conv stages: 28 -> 14 -> 7 (-> 4); wider for the 4x4 bottleneck
@@ -81,7 +81,7 @@ def main() -> None:
         naive = timed(lambda: model.decode_codes(prior.sample_naive(64, model.grid, generator=g())), repeats=1)
         assert torch.equal(prior.sample(64, model.grid, generator=g()), prior.sample_naive(64, model.grid, generator=g()))
         save_grid(model.sample(64, g()), run / "samples.png", nrow=8, scale=2)
-        rows.append((grid, train_seconds, held_out, prior_seconds, prior_epoch, nll, bits_per_dim(nll, model.grid), fast, naive))
+        rows.append((grid, train_seconds, held_out, prior_seconds, prior_epoch, nll, bits_per_dim(nll, model.grid[0] * model.grid[1]), fast, naive))
 
     print(f"# VQ-VAE K=256 D=16, {args.epochs} epochs, batch 100, MNIST test split 9000 train / 1000 held out, seed 0")
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")

@@ -1,7 +1,9 @@
 """The `vaelab` command end to end on a tiny shapes config, and its errors."""
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,12 +18,19 @@ train: {epochs: 2, batch_size: 50, progress: false}
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def trained(tmp_path_factory):
+    """One tiny run, trained once for the module; tests get copies of it (`run`)."""
     folder = tmp_path_factory.mktemp("cli")
     config = folder / "tiny.yaml"
     config.write_text(TINY)
     assert main(["train", str(config), "--out", str(folder / "run")]) == 0
     return folder / "run"
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    """A fresh copy of the trained run: what one test writes or extends, no other test sees."""
+    return Path(shutil.copytree(trained, tmp_path / "run"))
 
 
 def test_train_writes_a_run_that_every_verb_reads(run, tmp_path, capsys):

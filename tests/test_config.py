@@ -46,3 +46,13 @@ def test_round_trip_through_a_plain_dict():
     cfg = compose({"model": {"name": "vae", "backbone": "conv"}}, ["data.val=0.2"], config_class)
     again = compose(to_dict(cfg), (), config_class)
     assert again == cfg
+
+
+@pytest.mark.parametrize("ema,quantizer", [(True, "ema"), (False, "vq")])
+def test_a_config_of_an_earlier_version_still_opens(tmp_path, ema, quantizer):
+    """vaelab 0.1.0 wrote model.ema (true/false); it is model.quantizer now."""
+    path = tmp_path / "old.yaml"
+    path.write_text(f"model: {{name: vqvae, ema: {str(ema).lower()}, num_codes: 32}}\n")
+    cfg = load_config(path)
+    assert cfg.model.quantizer == quantizer and cfg.model.num_codes == 32
+    assert "ema" not in to_dict(cfg)["model"]

@@ -13,10 +13,10 @@ from vaelab.evaluation.latent_stats import (
     reconstruction_mse,
 )
 from vaelab.evaluation.likelihood import elbo_terms
-from vaelab.models import AE, VAE, AEConfig, VAEConfig
+from vaelab.models import AE, VAE, AEConfig, LatentVectorModel, VAEConfig
 
 
-class Copy(nn.Module):
+class Copy(nn.Module, LatentVectorModel):
     """A stand-in model: z_0 copies the first pixel, z_1 is constant; decode(encode(x)) = x when `identity`."""
 
     latent_dim = 2

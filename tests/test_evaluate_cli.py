@@ -41,6 +41,40 @@ def test_evaluate_a_vae_with_every_measure(tmp_path, classifier, capsys):
     assert set(result["disentangle"]) >= {"mig", "beta_vae_score", "factor_vae_score"}
     out = capsys.readouterr().out
     assert "IS-NLL (k=8)" in out and "bits/dim" in out and "per pixel, [0, 1] scale" in out
+    assert_every_figure_printed(result, out)
+
+
+def figures(result: dict):
+    """(name, value) of every figure in a scorecard: 'section.key' for each key of a section."""
+    for section, content in result.items():
+        if section == "notes":
+            continue
+        if isinstance(content, dict):
+            yield from ((f"{section}.{key}", value) for key, value in content.items())
+        else:
+            yield section, content
+
+
+def assert_every_figure_printed(result: dict, out: str):
+    """The CLI prints what the scorecard returns, whatever its keys: each figure on a line of
+    its own, with its value, and every note."""
+    lines = out.splitlines()
+    for name, value in figures(result):
+        line = next((ln for ln in lines if ln.split()[:1] == [name]), None)
+        assert line is not None, f"{name} not printed"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            assert any(abs(float(tok) - value) <= 1e-4 * max(1.0, abs(value)) for tok in line.split()[1:2]), line
+    for note in result["notes"]:
+        assert f"note: {note}" in out
+
+
+def test_evaluate_a_conditional_vae_on_shapes_skips_disentanglement_and_says_why(tmp_path, classifier, capsys):
+    run = train(tmp_path, "{name: cvae, latent_dim: 3, hidden: [32]}")
+    assert main(["evaluate", run, "--k", "4", "-n", "40", "--samples", "30", "--classifier", str(classifier)]) == 0
+    result = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert "disentangle" not in result and any("disentanglement" in n for n in result["notes"])
+    assert result["retained"]["cas_trained_on"] == "class-conditional samples"
+    assert_every_figure_printed(result, capsys.readouterr().out)
 
 
 def test_vqvae_prior_then_samples_and_evaluation(tmp_path, capsys):
@@ -53,9 +87,13 @@ def test_vqvae_prior_then_samples_and_evaluation(tmp_path, capsys):
     assert main(["sample", run, "-n", "4"]) == 0
     assert main(["interpolate", run, "--from", "0", "--to", "1", "--steps", "5"]) == 0
     assert main(["traverse", run]) == 2  # a grid of codes has no latent dimensions to sweep
+    capsys.readouterr()
     assert main(["evaluate", run, "-n", "40"]) == 0
-    codebook = json.loads((tmp_path / "run" / "evaluation.json").read_text())["codebook"]
+    result = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    codebook = result["codebook"]
     assert 0 < codebook["usage"] <= 1 and codebook["grid"] == [4, 4] and codebook["prior_nll"] > 0
+    assert "likelihood" not in result and any("Gaussian posterior" in n for n in result["notes"])
+    assert_every_figure_printed(result, capsys.readouterr().out)
 
 
 def test_a_prior_needs_a_vqvae_run(tmp_path, capsys):

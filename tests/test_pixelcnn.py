@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from vaelab.errors import ConfigError
-from vaelab.models.pixelcnn import GatedPixelCNN, PixelCNNConfig
+from vaelab.models.priors.pixelcnn import GatedPixelCNN, PixelCNNConfig
 
 
 def tiny(**kw) -> PixelCNNConfig:

@@ -13,7 +13,7 @@ from vaelab.data import ImageDataset
 from vaelab.errors import CapabilityError
 from vaelab.models import build_model, config_class
 from vaelab.plots.curves import loss_terms, save_training_curves
-from vaelab.plots.latent_space import encode_dataset, pca_2d, project_2d, save_latent_scatter
+from vaelab.plots.latent_space import latent_points, pca_2d, project_2d, save_latent_scatter
 from vaelab.plots.manifold import manifold_axis, save_manifold_grid
 
 
@@ -37,9 +37,9 @@ def description(path) -> str:
 
 
 @pytest.mark.parametrize("name", ["ae", "vae", "cvae"])
-def test_encode_dataset_gives_one_code_per_image(name):
+def test_latent_points_are_one_code_per_image(name):
     model = tiny_model(name, latent_dim=5)
-    codes, labels = encode_dataset(model, tiny_data(), n=40, batch_size=16)  # batches of 16, 16, 8
+    codes, labels = latent_points(model, tiny_data(), n=40, batch_size=16)  # batches of 16, 16, 8
     assert codes.shape == (40, 5) and torch.equal(labels, torch.arange(40) % 3)
     x = tiny_data().images[:40].float() / 255
     y = labels if model.conditional else None  # a conditional model encodes with the labels
@@ -87,9 +87,23 @@ def test_latent_scatter_writes_a_png_with_the_right_axes(tmp_path, latent_dim, m
     assert ("x=z1" if method == "direct" else "x=PC1") in description(path)
 
 
+def drawn_colours(path) -> set:
+    """The distinct colours of a PNG's pixels, its white background left out."""
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("RGB")).reshape(-1, 3)
+    return {tuple(int(v) for v in p) for p in np.unique(pixels, axis=0)} - {(255, 255, 255)}
+
+
 def test_latent_scatter_without_labels_or_with_many_classes(tmp_path):
-    assert save_latent_scatter(torch.randn(50, 3), None, tmp_path / "a.png").is_file()
-    assert save_latent_scatter(torch.randn(60, 3), torch.arange(60) % 30, tmp_path / "b.png").is_file()
+    plain = save_latent_scatter(torch.randn(50, 3), None, tmp_path / "a.png")
+    many = save_latent_scatter(torch.randn(60, 3), torch.arange(60) % 30, tmp_path / "b.png")
+    for path in (plain, many):
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.size[0] >= 400 and im.size[1] >= 400
+    # not blank: points are drawn, in one blue without labels, in a colour scale with 30 classes
+    blues = {c for c in drawn_colours(plain) if c[2] > c[0] + 60 and c[2] > c[1] + 30}
+    assert blues, "no blue points drawn"
+    assert len(drawn_colours(many)) > len(drawn_colours(plain)) + 20  # the viridis scale and its colour bar
 
 
 def test_manifold_axis_is_the_prior_quantiles():

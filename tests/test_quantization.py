@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vaelab.errors import ConfigError
-from vaelab.quantization import lbg, lloyd_max, nearest_code, quantize_scalar, squared_distances
+from vaelab.models.quantizers.lloyd import lbg, lloyd_max, nearest_code, quantize_scalar, squared_distances
 
 
 def test_squared_distances_match_cdist():

@@ -16,7 +16,7 @@ from PIL import Image
 from vaelab.config import compose
 from vaelab.models import config_class
 from vaelab.report import write_report
-from vaelab.training import train
+from vaelab.runs import train
 
 CHROMIUM = Path("/usr/bin/chromium")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

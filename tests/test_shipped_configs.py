@@ -1,23 +1,55 @@
-"""Every config in configs/ loads, type-checks and builds its model."""
+"""Every config in configs/ loads, type-checks and builds the model it says, which runs."""
 
 from pathlib import Path
 
 import pytest
+import torch
 
-from vaelab.models import build_model
+from vaelab.models import AE, CVAE, VAE, VQVAE, CodeGridModel, InfoVAE, LatentVectorModel, build_model
 from vaelab.runs import load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
+# config -> (model class, the latent of one image: a vector of D or a grid of h x w codes)
+EXPECTED = {
+    "cifar10_conv_vae": (VAE, (128,)),
+    "mnist_ae": (AE, (16,)),
+    "mnist_beta_vae": (VAE, (16,)),
+    "mnist_cvae": (CVAE, (16,)),
+    "mnist_infovae": (InfoVAE, (16,)),
+    "mnist_vae_conv": (VAE, (16,)),
+    "mnist_vae_mlp": (VAE, (16,)),
+    "mnist_vqvae": (VQVAE, (7, 7)),
+    "quickstart": (VAE, (10,)),
+    "shapes_beta_vae": (VAE, (10,)),
+    "shapes_cvae": (CVAE, (10,)),
+}
+
+
+def test_every_config_has_an_expectation():
+    assert {p.stem for p in CONFIGS} == set(EXPECTED)
+
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_shipped_config_builds_its_model(path):
+def test_shipped_config_builds_its_model_and_one_batch_has_finite_terms(path):
     cfg = load_config(path)
+    model_class, latent = EXPECTED[path.stem]
     shape = SHAPES.get(cfg.data.name, (1, cfg.data.image_size, cfg.data.image_size))
-    model = build_model(cfg.model, shape, num_classes=10)
-    assert model.name in (cfg.model.name, "vae")  # beta-vae is a VAE with other defaults
-    assert sum(p.numel() for p in model.parameters()) > 0
+    torch.manual_seed(0)
+    model = build_model(cfg.model, shape, num_classes=10).eval()  # eval: no k-means initialisation on 2 images
+    assert type(model) is model_class
+    x = torch.rand(2, *shape).round() if cfg.model.likelihood == "bernoulli" else torch.rand(2, *shape)
+    y = torch.tensor([1, 7])
+    with torch.no_grad():
+        if isinstance(model, CodeGridModel):
+            assert model.encode_codes(x).shape == (2, *latent) and model.grid == latent
+        else:
+            assert isinstance(model, LatentVectorModel) and model.encode(x, y).shape == (2, *latent)
+        out = model(x, y)
+    assert out.loss.shape == () and torch.isfinite(out.loss)
+    assert out.terms and all(torch.isfinite(v) for v in out.terms.values())
+    assert model.reconstruct(x, y).shape == x.shape
 
 
 def test_the_configs_the_readme_names_exist():

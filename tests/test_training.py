@@ -9,7 +9,7 @@ from vaelab.data import DataSplits, ImageDataset
 from vaelab.errors import RunError
 from vaelab.models import config_class
 from vaelab.training import checkpoint as ckpt
-from vaelab.training import train
+from vaelab.runs import train
 
 
 def toy_data(n=256, seed=0):

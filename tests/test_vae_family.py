@@ -10,7 +10,7 @@ from vaelab.models import CVAE, VAE, BetaVAEConfig, CVAEConfig, InfoVAE, InfoVAE
 from vaelab.models.interpolation import interpolate
 from vaelab.models.mmd import mmd
 from vaelab.models.schedules import KLSchedule
-from vaelab.models.traversal import kl_per_dimension, traverse
+from vaelab.models.traversal import batch_kl_per_dimension, traverse
 
 SMALL = dict(latent_dim=4, hidden=[32])
 
@@ -143,7 +143,7 @@ def test_infovae_reports_its_terms_and_pulls_q_z_to_the_prior():
 def test_traversal_and_interpolation_from_the_python_api():
     model = VAE(VAEConfig(**SMALL), (1, 8, 8)).eval()
     x = torch.rand(10, 1, 8, 8)
-    kl = kl_per_dimension(model, x)
+    kl = batch_kl_per_dimension(model, x)
     assert kl.shape == (4,) and (kl >= 0).all()
     grid = traverse(model, x[0], dims=[2, 0], values=torch.linspace(-3, 3, 5))
     assert grid.shape == (2, 5, 1, 8, 8)
@@ -157,7 +157,7 @@ def test_traversal_and_interpolation_from_the_python_api():
 
 def test_best_checkpoint_waits_for_the_warm_up_to_end():
     """During a warm-up the loss grows with beta: an early epoch must not stay 'best'."""
-    from vaelab.training.trainer import is_new_best
+    from vaelab.training.checkpoint import is_new_best
 
     state = {"best": math.inf, "best_epoch": 0}
     history = [(1, 40.0, False), (2, 45.0, False), (3, 50.0, True), (4, 49.0, True), (5, 49.5, True)]

@@ -7,12 +7,16 @@ import torch
 
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models import VQVAE, VQVAEConfig
-from vaelab.models.quantizer import VectorQuantizer
+from vaelab.data import ImageDataset
+from vaelab.evaluation import codebook_scores
+from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
+from vaelab.models.quantizers import QUANTIZERS, EMAVectorQuantizer, Quantizer, VectorQuantizer, build_quantizer
 
 
-def quantizer(**kw):
+def quantizer(ema=True, **kw):
+    """A small quantizer of the family: the EMA one by default, the loss-trained one with ema=False."""
     base = dict(num_codes=4, code_dim=2, kmeans_init=False, dead_code_steps=0)
-    return VectorQuantizer(**{**base, **kw})
+    return (EMAVectorQuantizer if ema else VectorQuantizer)(**{**base, **kw})
 
 
 def test_nearest_code_and_straight_through_gradient():
@@ -153,3 +157,52 @@ def test_vqvae_learns_and_keeps_its_codebook_in_use():
     model(x)
     stats = model.epoch_stats()
     assert stats["usage"] >= 0.5 and 1 <= stats["perplexity"] <= 16 and math.isfinite(stats["perplexity"])
+
+
+@pytest.mark.parametrize("name", sorted(QUANTIZERS))
+@pytest.mark.parametrize("positions", [(5,), (3, 3), (2, 2, 2)])
+def test_every_quantizer_keeps_the_output_contract_on_grids_of_any_rank(name, positions):
+    torch.manual_seed(0)
+    q = build_quantizer(name, 8, 3, commitment=0.5, decay=0.9, kmeans_init=False, dead_code_steps=0)
+    assert isinstance(q, Quantizer)
+    z_e = torch.randn(4, 3, *positions, requires_grad=True)  # (B, D, ...)
+    q.train()
+    q.reset_usage()
+    out = q(z_e)
+    assert out.z_q.shape == z_e.shape and out.codes.shape == (4, *positions) and out.codes.dtype == torch.long
+    assert torch.equal(out.counts, torch.bincount(out.codes.flatten(), minlength=8))  # counted once, shared
+    assert torch.equal(q.usage_counts, out.counts.float())
+    assert "commitment" in out.losses and all(v.shape == () for v in out.losses.values())
+    out.z_q.sum().backward()
+    assert torch.equal(z_e.grad, torch.ones_like(z_e))  # straight-through
+    q.eval()  # no codebook update: the quantized vectors are the codewords of the codes
+    out = q(z_e)
+    assert torch.allclose(q.lookup(out.codes), out.z_q.detach(), atol=1e-6)
+
+
+def test_the_loss_trained_and_the_ema_codebooks_differ_only_where_the_paper_says():
+    vq, ema = build_quantizer("vq", 4, 2, decay=0.5), build_quantizer("ema", 4, 2, decay=0.5)
+    assert type(vq) is VectorQuantizer and type(ema) is EMAVectorQuantizer  # 'vq' takes no decay: left out
+    assert isinstance(vq.codebook, torch.nn.Parameter) and not isinstance(ema.codebook, torch.nn.Parameter)
+    assert set(vq(torch.randn(2, 2, 3)).losses) == {"commitment", "codebook"}
+    assert set(ema(torch.randn(2, 2, 3)).losses) == {"commitment"}
+    with pytest.raises(ConfigError, match="unknown quantizer"):
+        build_quantizer("fsq", 4, 2)
+    model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2, quantizer="vq", kmeans_init=False), (1, 8, 8))
+    assert type(model.quantizer) is VectorQuantizer and "codebook" in model(torch.rand(2, 1, 8, 8)).terms
+
+
+def test_codebook_scores_match_the_prior_and_use_labels_for_a_conditional_prior():
+    torch.manual_seed(0)
+    model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2, kmeans_init=False), (1, 8, 8)).eval()
+    data = ImageDataset(torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8), torch.tensor([0, 1, 2, 0, 1, 2]))
+    assert "prior_nll" not in codebook_scores(model, data)
+    model.attach_prior(GatedPixelCNN(8, PixelCNNConfig(channels=4, layers=1, num_classes=3)).eval())
+    scores = codebook_scores(model, data, batch_size=4)
+    codes = model.encode_codes(data.images.float() / 255)
+    counts = torch.bincount(codes.flatten(), minlength=8)
+    assert scores["usage"] == pytest.approx(float((counts > 0).float().mean()))
+    with torch.no_grad():
+        expected = -model.prior.log_prob(codes, data.labels).mean().item()
+    assert scores["prior_nll"] == pytest.approx(expected, rel=1e-6)
+    assert scores["prior_bits_per_code"] == pytest.approx(expected / (4 * 4 * math.log(2)), rel=1e-6)

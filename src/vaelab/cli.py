@@ -15,9 +15,8 @@ EXIT_USAGE = 2
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from vaelab.runs import load_config, run_config
+    from vaelab.runs import load_config, run_config, train
     from vaelab.training import checkpoint as ckpt
-    from vaelab.training import train
 
     if args.resume:
         run_dir, overrides = Path(args.resume), args.items
@@ -47,8 +46,6 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     model = load(args.run, args.checkpoint)
     label = args.label if args.label in (None, "all") else _int(args.label, "--label")
-    if isinstance(label, int) and model.conditional and not 0 <= label < model.num_classes:
-        raise _usage(f"--label {label} out of range: the model has classes 0..{model.num_classes - 1}")
     suffix = "" if label is None else f"_label_{label}"
     out = Path(args.out) if args.out else Path(args.run) / f"samples{suffix}.png"
     print(save_samples(model, out, n=args.n, seed=args.seed, label=label))
@@ -87,21 +84,22 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 
 
 def cmd_prior_train(args: argparse.Namespace) -> None:
-    from vaelab.priors import bits_per_dim, train_prior
-    from vaelab.runs import load
+    from vaelab.evaluation import bits_per_dim
+    from vaelab.runs import load, train_prior
 
     try:
         result = train_prior(args.run, args.overrides, resume=args.resume)
     except KeyboardInterrupt:
         print(f"interrupted: state saved; continue with: vaelab prior train {args.run} --resume", file=sys.stderr)
         sys.exit(130)
-    grid = load(args.run).grid
+    grid = load(args.run, prior=False).grid
     last = result.history[-1] if result.history else {}
     print(f"prior: {result.run_dir}")
     for split in ("train", "val"):
         if f"{split}/nll" in last:
             nll = last[f"{split}/nll"]
-            print(f"  {split} NLL {nll:.2f} nats per image = {bits_per_dim(nll, grid):.3f} bits per code ({grid[0]}x{grid[1]} codes)")
+            bits = bits_per_dim(nll, grid[0] * grid[1])
+            print(f"  {split} NLL {nll:.2f} nats per image = {bits:.3f} bits per code ({grid[0]}x{grid[1]} codes)")
 
 
 PLOTS = ("reconstructions", "samples", "interpolation", "traversal", "latent", "manifold", "curves")
@@ -123,7 +121,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
         "interpolation": lambda: run_pictures.save_interpolation(model, data, 0, 1, run / "interpolate_0_1_slerp.png"),
         "traversal": lambda: run_pictures.save_traversal(model, data, 0, run / "traverse_0.png"),
         "latent": lambda: latent_space.save_latent_scatter(
-            *latent_space.encode_dataset(model, data), run / "latent_space.png", class_names=data.class_names, method=args.method
+            *latent_space.latent_points(model, data), run / "latent_space.png", class_names=data.class_names, method=args.method
         ),
         "manifold": lambda: manifold.save_manifold_grid(model, run / "manifold.png"),
         "curves": lambda: curves.save_training_curves(ckpt.read_jsonl(run / ckpt.METRICS), run / "curves.png"),
@@ -142,42 +140,16 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from vaelab.scorecard import EvalOptions, evaluate_run
+    from vaelab.runs import EvalOptions, evaluate_run, scorecard_lines
 
-    row = lambda label, text: print(f"  {label:<22}  {text}")  # noqa: E731
     result = evaluate_run(args.run, EvalOptions(k=args.k, n=args.n, samples=args.samples, classifier=args.classifier, seed=args.seed))
-    print(f"{result['run']}: {result['model']} on {result['held_out_images']} held-out {result['dataset']} images")
-    if "likelihood" in result:
-        lk = result["likelihood"]
-        row(f"IS-NLL (k={lk['k']})", f"{lk['is_nll']:.2f} nats per image = {lk['bits_per_dim']:.4f} bits/dim")
-        row("-ELBO", f"{lk['nelbo']:.2f} = recon {lk['recon']:.2f} + KL {lk['kl']:.2f} nats per image")
-        lat = result["latent"]
-        row("active units", f"{lat['active_units']} of {lat['latent_dim']} (Cov_x E_q[z_u] > 0.01)")
-    row("reconstruction MSE", f"{result['recon']['mse_per_pixel_01']:.5f} per pixel, [0, 1] scale")
-    if "codebook" in result:
-        cb = result["codebook"]
-        row("codebook use", f"{cb.get('usage', 0):.3f} of {cb['num_codes']} codes, perplexity {cb.get('perplexity', 0):.1f}")
-        if "prior_nll" in cb:
-            row("prior NLL", f"{cb['prior_nll']:.2f} nats per image = {cb['prior_bits_per_code']:.3f} bits per code")
-    if "classifier" in result:
-        row("classifier", f"{result['classifier']['id']} ({result['classifier']['folder']})")
-    if "quality" in result:
-        q = result["quality"]
-        row("Frechet distance", f"{q['frechet_distance']:.2f} ({q['generated']} samples, classifier features)")
-        row("precision / recall", f"{q['precision']:.3f} / {q['recall']:.3f}")
-    if "retained" in result:
-        r = result["retained"]
-        row("CAS", f"{r['cas']:.3f} trained on {r['cas_trained_on']} (real images: {r['cas_real_baseline']:.3f})")
-        if "linear_probe" in r:
-            row("linear probe", f"{r['linear_probe']:.3f} accuracy from the latent means")
-    if "disentangle" in result:
-        d = result["disentangle"]
-        row("disentanglement", f"MIG {d['mig']:.3f}, beta-VAE score {d['beta_vae_score']:.3f}, FactorVAE score {d['factor_vae_score']:.3f}")
+    for line in scorecard_lines(result):
+        print(f"  {line}")
     print(f"  written to {Path(args.run) / 'evaluation.json'}")
 
 
 def cmd_classifier_train(args: argparse.Namespace) -> None:
-    from vaelab.scorecard import train_dataset_classifier
+    from vaelab.runs import train_dataset_classifier
 
     record = train_dataset_classifier(args.dataset, args.overrides, args.out, epochs=args.epochs, seed=args.seed)
     accuracy = record.get("held_out_accuracy")
@@ -197,15 +169,17 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def cmd_info(args: argparse.Namespace) -> None:
     from vaelab.config import to_dict
+    from vaelab.models import parameter_counts
     from vaelab.runs import load, run_config
     from vaelab.training import checkpoint as ckpt
 
     cfg = run_config(args.run)
     model = load(args.run, "last")
     history = ckpt.read_jsonl(Path(args.run) / ckpt.METRICS)
-    params = sum(p.numel() for p in model.parameters())
+    params, in_prior = parameter_counts(model)
+    prior = f" (+ {in_prior:,} in its code prior)" if in_prior else ""
     print(f"run:    {args.run}")
-    print(f"model:  {cfg.model.name}, {params:,} parameters, data shape {model.data_shape}")
+    print(f"model:  {cfg.model.name}, {params - in_prior:,} parameters{prior}, data shape {model.data_shape}")
     print(f"data:   {cfg.data.name} ({cfg.data.split} split, held out {cfg.data.val:g})")
     print(f"epochs: {len(history)} of {cfg.train.epochs}")
     if history:
@@ -227,9 +201,7 @@ def _split(run: str, split: str):
     from vaelab.runs import run_config
 
     data = load_dataset(run_config(run).data)
-    if split == "val" and data.val is not None and len(data.val):
-        return data.val
-    return data.train
+    return data.held_out_or_train()[0] if split == "val" else data.train
 
 
 def _check_index(index: int, data, split: str) -> None:
@@ -254,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vaelab", description="Train, sample and inspect autoencoders and VAEs.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train, _add_picture_verbs, _add_prior, _add_plot, _add_evaluate, _add_classifier, _add_report_and_info):
+        add(sub)
+    return parser
 
+
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG.yaml [key=value ...]")
     p.add_argument("items", nargs="*", metavar="CONFIG [key=value ...]", help="config file, then overrides such as train.epochs=5")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
@@ -262,25 +239,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="start over in a folder that already holds a run")
     p.set_defaults(func=cmd_train)
 
-    def run_parser(name: str, help: str) -> argparse.ArgumentParser:
-        q = sub.add_parser(name, help=help, description=help)
-        q.add_argument("run", metavar="RUN", help="run folder")
-        q.add_argument("--checkpoint", choices=["best", "last"], default="best")
-        q.add_argument("--out", help="PNG to write (default: in the run folder)")
-        return q
 
-    p = run_parser("sample", "draw images from the model's prior")
+def _run_parser(sub, name: str, help: str) -> argparse.ArgumentParser:
+    """A verb that reads a run folder and writes a picture."""
+    q = sub.add_parser(name, help=help, description=help)
+    q.add_argument("run", metavar="RUN", help="run folder")
+    q.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    q.add_argument("--out", help="PNG to write (default: in the run folder)")
+    return q
+
+
+def _add_picture_verbs(sub) -> None:
+    p = _run_parser(sub, "sample", "draw images from the model's prior")
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", help="conditional models: a class index, or 'all' for one row per class")
     p.set_defaults(func=cmd_sample)
 
-    p = run_parser("reconstruct", "inputs beside their reconstructions")
+    p = _run_parser(sub, "reconstruct", "inputs beside their reconstructions")
     p.add_argument("-n", type=int, default=32, help="number of images")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_reconstruct)
 
-    p = run_parser("interpolate", "decode a path in latent space between two images")
+    p = _run_parser(sub, "interpolate", "decode a path in latent space between two images")
     p.add_argument("--from", dest="start", type=int, required=True, metavar="I", help="index of the first image")
     p.add_argument("--to", dest="end", type=int, required=True, metavar="J", help="index of the last image")
     p.add_argument("--steps", type=int, default=10)
@@ -288,13 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_interpolate)
 
-    p = run_parser("traverse", "sweep each latent dimension around one image (rows sorted by KL)")
+    p = _run_parser(sub, "traverse", "sweep each latent dimension around one image (rows sorted by KL)")
     p.add_argument("--index", type=int, default=0, help="the image whose posterior mean is the centre")
     p.add_argument("--span", type=float, default=3.0, help="sweep z_d over [-span, span]")
     p.add_argument("--steps", type=int, default=9)
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_traverse)
 
+
+def _add_prior(sub) -> None:
     p = sub.add_parser("prior", help="a learned prior over a VQ-VAE's codes", description="a learned prior over a VQ-VAE's codes")
     prior_sub = p.add_subparsers(dest="prior_command", required=True, metavar="COMMAND")
     q = prior_sub.add_parser("train", help="fit a gated PixelCNN to the run's training codes (RUN/prior/)")
@@ -303,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
     q.set_defaults(func=cmd_prior_train)
 
+
+def _add_plot(sub) -> None:
     help = "pictures of a run into its folder: reconstructions, samples, paths, latent space, manifold, curves"
     p = sub.add_parser("plot", help=help, description=help)
     p.add_argument("run", metavar="RUN", help="run folder")
@@ -311,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["auto", "pca", "tsne"], default="auto", help="latent scatter: 2-D latents directly, else PCA (or t-SNE)")
     p.set_defaults(func=cmd_plot)
 
+
+def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="likelihood, latent statistics, reconstruction, sample quality, retained information",
                        description="evaluate a run on its held-out images; writes RUN/evaluation.json")
     p.add_argument("run", metavar="RUN")
@@ -321,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_classifier(sub) -> None:
     p = sub.add_parser("classifier", help="the per-dataset classifier behind FD, precision/recall and CAS")
     clf_sub = p.add_subparsers(dest="classifier_command", required=True, metavar="COMMAND")
     q = clf_sub.add_parser("train", help="train a small CNN on a dataset's training part (classifiers/<dataset>/)")
@@ -331,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="folder (default classifiers/<dataset>)")
     q.set_defaults(func=cmd_classifier_train)
 
+
+def _add_report_and_info(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page for one or more runs", description="one self-contained HTML page (config, metrics, curves, pictures; a comparison table for several runs)")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
@@ -340,7 +331,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--config", action="store_true", help="also print the full config")
     p.set_defaults(func=cmd_info)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

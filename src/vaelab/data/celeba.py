@@ -36,7 +36,7 @@ from safetensors import SafetensorError
 from vaelab.data.cache import load_cached, save_cached
 from vaelab.data.dataset import ImageDataset
 from vaelab.data.imagefiles import SHOWN, check_image_size, decode_images, is_image_file
-from vaelab.data.mnist import default_root
+from vaelab.data.roots import dataset_root
 from vaelab.errors import ConfigError, DataError
 
 FOLDER = "img_align_celeba"
@@ -55,7 +55,7 @@ def load_celeba(root=None, split: str = "train", image_size: int = 64) -> ImageD
     if split not in PARTITION_OF:
         raise ConfigError(f"data.split must be one of {', '.join(PARTITION_OF)}, got {split!r}.")
     check_image_size(image_size)
-    root = Path(root).expanduser() if root is not None else default_root("celeba")
+    root = dataset_root("celeba", root)
     folder = root / FOLDER
     if not folder.is_dir():
         raise DataError(

@@ -27,7 +27,7 @@ import torch
 from vaelab.data.archive import extract_tar
 from vaelab.data.dataset import ImageDataset
 from vaelab.data.download import fetch, md5sum
-from vaelab.data.mnist import default_root
+from vaelab.data.roots import dataset_root
 from vaelab.errors import ConfigError, DataError
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -59,7 +59,7 @@ def load_cifar10(root=None, split: str = "train", download: bool = True) -> Imag
     """
     if split not in BATCHES:
         raise ConfigError(f"data.split must be one of {', '.join(BATCHES)}, got {split!r}.")
-    root = Path(root).expanduser() if root is not None else default_root("cifar10")
+    root = dataset_root("cifar10", root)
     folder = root / FOLDER
     if not folder.is_dir():
         extract_tar(fetch(ARCHIVE, root, MIRRORS, ARCHIVE_MD5, download=download), root, FOLDER)

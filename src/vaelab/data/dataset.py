@@ -77,7 +77,19 @@ class ImageDataset:
 
 @dataclass
 class DataSplits:
-    """The examples to train on and the held-out ones (None when data.val is 0)."""
+    """The examples to train on and the held-out ones (None when none are held out:
+    an empty held-out set becomes None, so `val is None` is the one test for it)."""
 
     train: ImageDataset
     val: Optional[ImageDataset]
+
+    def __post_init__(self):
+        if self.val is not None and len(self.val) == 0:
+            self.val = None
+
+    def held_out_or_train(self) -> tuple[ImageDataset, str]:
+        """The images to evaluate on and which they are: the held-out ones, or the
+        training ones when none were held out."""
+        if self.val is not None:
+            return self.val, "held-out"
+        return self.train, "training (none held out)"

@@ -15,6 +15,7 @@ import torch
 from vaelab.data.dataset import ImageDataset
 from vaelab.data.download import fetch
 from vaelab.data.idx import read_idx
+from vaelab.data.roots import dataset_root
 from vaelab.errors import DataError
 
 # (images, labels) file names of each official split.
@@ -58,18 +59,13 @@ CLASS_NAMES = {
 }
 
 
-def default_root(name: str) -> Path:
-    """~/.cache/vaelab/<name>: where files live when data.root is not set."""
-    return Path("~/.cache/vaelab").expanduser() / name
-
-
 def load_mnist(name: str, root=None, split: str = "train", download: bool = True) -> ImageDataset:
     """One official split of "mnist" or "fashion-mnist".
 
     Returns images uint8 [N, 1, 28, 28] (N = 60000 for train, 10000 for test) and
     labels int64 [N] in 0..9.
     """
-    root = Path(root).expanduser() if root is not None else default_root(name)
+    root = dataset_root(name, root)
     image_file, label_file = FILES[split]
     try:
         images = read_idx(_locate(name, root, image_file, download))

@@ -2,6 +2,7 @@
 
     likelihood          importance_weighted_nll, bits_per_dim, elbo_terms
     latent_stats        posterior_means, kl_per_dimension, active_units, reconstruction_mse
+    codebook            code_grids, codebook_scores (a VQ-VAE's codebook use, its prior's NLL)
     classifier          SmallCNN, train_classifier, accuracy, extract_features,
                         save_classifier, load_classifier, classification_accuracy_score
     frechet             frechet_distance (and feature_statistics, sqrtm_psd)
@@ -9,7 +10,9 @@
     probe               linear_probe (and fit_logistic_regression)
     disentanglement     mig, beta_vae_score, factor_vae_score
 
-Nothing here prints or exits; errors a user can cause raise vaelab.errors.
+Each function takes a model and tensors (nothing opens run folders: vaelab.runs does) and
+checks the capabilities it needs (models/base.py), refusing other models with a
+CapabilityError. Nothing here prints or exits; errors a user can cause raise vaelab.errors.
 """
 
 from vaelab.evaluation.classifier import (
@@ -21,6 +24,7 @@ from vaelab.evaluation.classifier import (
     save_classifier,
     train_classifier,
 )
+from vaelab.evaluation.codebook import code_grids, codebook_scores
 from vaelab.evaluation.disentanglement import beta_vae_score, factor_vae_score, mig
 from vaelab.evaluation.frechet import feature_statistics, frechet_distance
 from vaelab.evaluation.latent_stats import (
@@ -44,6 +48,8 @@ __all__ = [
     "beta_vae_score",
     "bits_per_dim",
     "classification_accuracy_score",
+    "code_grids",
+    "codebook_scores",
     "elbo_terms",
     "extract_features",
     "factor_vae_score",

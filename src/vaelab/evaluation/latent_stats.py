@@ -6,9 +6,10 @@ import torch
 from torch import Tensor
 
 from vaelab.data import ImageDataset
-from vaelab.errors import CapabilityError
 from vaelab.evaluation.batching import labelled_batches
-from vaelab.models.traversal import kl_per_dimension as batch_kl_per_dimension
+from vaelab.models.base import LatentVectorModel, require
+from vaelab.models.priors.standard_normal import require_standard_normal_prior
+from vaelab.models.traversal import batch_kl_per_dimension
 from vaelab.nn.device import module_device
 
 
@@ -19,6 +20,7 @@ def posterior_means(model, images: Tensor, labels: Tensor | None = None, batch_s
     images: uint8 [N, C, H, W] (0..255) or float in [0, 1]; labels int64 [N] for
     conditional models. Eval mode for the call.
     """
+    require(model, LatentVectorModel, "posterior means")
     was_training = model.training
     model.eval()
     codes = [model.encode(x, y).cpu() for x, y in labelled_batches(images, labels, batch_size, module_device(model))]
@@ -31,11 +33,10 @@ def kl_per_dimension(model, data: ImageDataset, batch_size: int = 500) -> Tensor
     """Mean over `data` of KL(q(z_j|x) || N(0, 1)) for each latent dimension j, float [D] (nats).
 
     Sums to the dataset's mean KL term. Dimensions with ~0 KL carry no information
-    about x (collapsed to the prior). Needs a Gaussian posterior (VAEs).
+    about x (collapsed to the prior). Needs a Gaussian posterior and the N(0, I) prior
+    (a plain AE: use active_units on its codes instead).
     """
-    if not hasattr(model, "posterior"):
-        raise CapabilityError(f"model {getattr(model, 'name', '?')!r} has no Gaussian posterior: "
-                              f"use active_units on its codes instead of a per-dimension KL")
+    require_standard_normal_prior(model, "the KL per latent dimension")
     was_training = model.training
     model.eval()
     total = torch.zeros(model.latent_dim, dtype=torch.float64)

@@ -1,6 +1,7 @@
 """Test log-likelihood: the importance-weighted bound (Burda et al., 2016) and the ELBO.
 
-For a VAE with Gaussian posterior q(z|x), prior p(z) = N(0, I) and decoder p(x|z),
+For a model with a Gaussian posterior q(z|x), a prior p(z) and a decoder p(x|z) (a
+GaussianLatentModel: the prior is the model's own, N(0, I) for the VAEs of today),
 
     log p(x) >= L_k(x) = log (1/k) sum_{i=1..k} p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x),
 
@@ -18,16 +19,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from vaelab.data import ImageDataset, batches
-from vaelab.errors import CapabilityError, ConfigError
+from vaelab.errors import ConfigError
 from vaelab.evaluation.batching import labelled_batches
-from vaelab.models.gaussian import kl_to_standard_normal, log_normal, reparameterize
+from vaelab.models.base import GaussianLatentModel, require
+from vaelab.models.gaussian import log_normal, reparameterize
+from vaelab.models.priors.standard_normal import require_standard_normal_prior
 from vaelab.nn.device import module_device
-
-
-def _require_posterior(model) -> None:
-    if not hasattr(model, "posterior"):
-        raise CapabilityError(f"model {getattr(model, 'name', type(model).__name__)!r} has no Gaussian posterior "
-                              f"q(z|x): its likelihood cannot be estimated (only VAEs have one)")
 
 
 @torch.no_grad()
@@ -45,8 +42,8 @@ def importance_weighted_nll(
 
     x: images [N, C, H, W], uint8 (0..255, divided by 255 here) or float in [0, 1];
        y: their labels int64 [N] (conditional models only).
-    log w_i = log p(x|z_i) + log N(z_i; 0, I) - log q(z_i|x), and
-    L_k = logsumexp_i(log w_i) - log k.
+    log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), and
+    L_k = logsumexp_i(log w_i) - log k, with p(z) the model's prior (`model.prior.log_prob`).
 
     Batching: the encoder runs once per image (`batch_size` images at a time); the k
     samples of a batch are decoded `chunk_size` at a time (batch_size * chunk_size
@@ -61,7 +58,7 @@ def importance_weighted_nll(
     distribution over [0, 1] pixels, so the result is a bound-like surrogate to compare
     models trained the same way, not a true negative log-likelihood.
     """
-    _require_posterior(model)
+    require(model, GaussianLatentModel, "the IS-NLL")
     if k < 1 or chunk_size < 1:
         raise ConfigError(f"importance sampling needs k >= 1 and chunk_size >= 1, got k={k}, chunk_size={chunk_size}.")
     if y is not None and len(y) != len(x):
@@ -89,7 +86,7 @@ def _log_weights_lse(model, x: Tensor, y: Tensor | None, mu: Tensor, logvar: Ten
     flat_z = z.flatten(0, 1)  # image-major: rows i*S .. i*S+S-1 belong to image i
     flat_y = None if y is None else y.repeat_interleave(s)
     log_px_z = -model.likelihood.nll(model.decoder_output(flat_z, flat_y), x.repeat_interleave(s, dim=0)).view(b, s)
-    log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    log_pz = model.prior.log_prob(z)
     log_qz = log_normal(z, mu[:, None], logvar[:, None])
     return torch.logsumexp(log_px_z + log_pz - log_qz, dim=1)
 
@@ -120,9 +117,10 @@ def elbo_terms(
         nelbo = recon + kl  (-ELBO, whatever beta or schedule the model trained with).
 
     The posterior sample and dynamic binarization (`binarize` as in data.batches) use
-    their own generators seeded with `seed`, so two calls agree exactly.
+    their own generators seeded with `seed`, so two calls agree exactly. The KL is the
+    closed form against N(0, I): a model with another prior is refused.
     """
-    _require_posterior(model)
+    require_standard_normal_prior(model, "the ELBO terms")
     was_training = model.training
     model.eval()
     device = module_device(model)
@@ -133,7 +131,7 @@ def elbo_terms(
         mu, logvar = model.posterior(x, y)
         z = reparameterize(mu.cpu(), logvar.cpu(), generator).to(device)  # the seeded generator lives on the CPU
         recon += float(model.likelihood.nll(model.decoder_output(z, y), x).sum())
-        kl += float(kl_to_standard_normal(mu, logvar).sum())
+        kl += float(model.prior.kl(mu, logvar).sum())
     model.train(was_training)
     n = max(len(data), 1)
     return {"recon": recon / n, "kl": kl / n, "nelbo": (recon + kl) / n}

@@ -1,10 +1,28 @@
-"""The autoencoder family behind one interface (see base.GenerativeModel)."""
+"""The autoencoder family behind one interface (base.GenerativeModel) and declared capabilities.
+
+    base          GenerativeModel, LossOutput, Trainable; the capabilities LatentVectorModel,
+                  GaussianLatentModel, CodeGridModel; the priors' interfaces LatentPrior, CodePrior
+    ae, vae, cvae, infovae, vqvae    the models; registry: name -> (class, config class)
+    priors/       N(0, I) and the gated PixelCNN over code grids
+    quantizers/   the quantizer family (vq, ema) and Lloyd-Max / LBG
+"""
 
 from vaelab.models.ae import AE, AEConfig
-from vaelab.models.base import GenerativeModel, LossOutput
+from vaelab.models.base import (
+    CodeGridModel,
+    CodePrior,
+    GaussianLatentModel,
+    GenerativeModel,
+    LatentPrior,
+    LatentVectorModel,
+    LossOutput,
+    Trainable,
+    parameter_counts,
+    require,
+)
 from vaelab.models.cvae import CVAE, CVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
-from vaelab.models.registry import MODELS, build_model, config_class
+from vaelab.models.registry import MODELS, build_model, config_class, model_class
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQVAEConfig
 
@@ -14,15 +32,24 @@ __all__ = [
     "BetaVAEConfig",
     "CVAE",
     "CVAEConfig",
+    "CodeGridModel",
+    "CodePrior",
+    "GaussianLatentModel",
     "GenerativeModel",
     "InfoVAE",
     "InfoVAEConfig",
+    "LatentPrior",
+    "LatentVectorModel",
     "LossOutput",
     "MODELS",
+    "Trainable",
     "VAE",
     "VAEConfig",
     "VQVAE",
     "VQVAEConfig",
     "build_model",
     "config_class",
+    "model_class",
+    "parameter_counts",
+    "require",
 ]

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.errors import CapabilityError
-from vaelab.models.base import GenerativeModel, LossOutput
+from vaelab.models.base import GenerativeModel, LatentVectorModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.nn.backbone import BackboneConfig, build_backbone
 
@@ -21,7 +21,7 @@ class AEConfig(BackboneConfig):
     variance: float = 1.0  # c of the Gaussian likelihood (its starting value when learned)
 
 
-class AE(GenerativeModel):
+class AE(GenerativeModel, LatentVectorModel):
     """Deterministic encoder and decoder. The reconstruction loss is the likelihood's NLL:
     BCE for 'bernoulli', ||x - x_hat||^2 / (2c) + const for 'gaussian' (nats per example).
 

@@ -1,17 +1,32 @@
-"""The one interface every model of the family speaks.
+"""What every model is, and what some models can do: the interfaces the rest of vaelab speaks.
 
-The trainer, evaluation and plots talk only to this: a new model is one file plus a
-line in the registry.
+Every model is a `GenerativeModel`: encode, decode, forward -> LossOutput, sample,
+reconstruct. What only some models can do is declared by inheriting a capability:
+
+    LatentVectorModel     one latent vector z [B, D] per image         latent scatter, traversal
+    GaussianLatentModel   q(z|x) Gaussian, p(x|z) a likelihood,        IS-NLL, ELBO terms,
+                          p(z) a LatentPrior                           KL per dimension, active units
+    CodeGridModel         a grid of integer codes [B, h, w] per        codebook use, a CodePrior
+                          image, generated through a CodePrior         to train and sample from
+
+Code that needs a capability checks it with `require(model, Capability, what)` (an
+isinstance test), never by probing for attributes: a model that does not declare a
+capability is refused with a clear message instead of being scored by a formula meant
+for another model. A model that declares one must provide its methods (they are
+abstract: Python refuses to build a model that lacks one) and set its attributes.
+
+`Trainable` is what the training loop drives: every GenerativeModel, and a code prior.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from vaelab.errors import CapabilityError
+from vaelab.errors import CapabilityError, ConfigError
 from vaelab.nn.device import module_device
 
 
@@ -28,35 +43,12 @@ class LossOutput:
     terms: dict[str, Tensor]
 
 
-class GenerativeModel(nn.Module):
-    """Base class: `encode`, `decode`, `forward` -> LossOutput, `sample`, `reconstruct`.
-
-    Images are float tensors [B, C, H, W] with pixels in [0, 1]. `y` is an optional
-    label batch, int64 [B]: conditional models need it, the others ignore it.
-    """
-
-    name: str = "base"
-    conditional: bool = False  # True when the model takes a class label
-
-    def __init__(self, config, data_shape: tuple[int, int, int], num_classes: int | None = None):
-        super().__init__()
-        self.config = config
-        self.data_shape = tuple(data_shape)
-
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """x [B, C, H, W] -> the latent point that represents it (a posterior mean, a code)."""
-        raise NotImplementedError
-
-    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """z -> the image the model expects for it, [B, C, H, W] in [0, 1]."""
-        raise NotImplementedError
+class Trainable(nn.Module):
+    """A module the training loop can drive: forward(x, y) -> LossOutput, plus three hooks
+    (defaults here) around each pass through the data."""
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
         raise NotImplementedError
-
-    def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
-        """n images drawn from the model, [n, C, H, W] in [0, 1] (of class `labels` [n], if conditional)."""
-        raise CapabilityError(f"model {self.name!r} has no prior to sample from")
 
     def reset_epoch_stats(self) -> None:
         """Start gathering figures over a pass through the data (see `epoch_stats`)."""
@@ -71,6 +63,41 @@ class GenerativeModel(nn.Module):
         losses of such epochs are not compared with later ones to pick the best checkpoint."""
         return True
 
+
+class GenerativeModel(Trainable):
+    """Base class: `encode`, `decode`, `forward` -> LossOutput, `sample`, `reconstruct`.
+
+    Images are float tensors [B, C, H, W] with pixels in [0, 1]. `y` is an optional
+    label batch, int64 [B]: conditional models need it, the others ignore it.
+    """
+
+    name: str = "base"
+    conditional: bool = False  # True when the model takes a class label
+    num_classes: int | None = None  # classes of the labels a conditional model takes
+
+    def __init__(self, config, data_shape: tuple[int, int, int], num_classes: int | None = None):
+        super().__init__()
+        self.config = config
+        self.data_shape = tuple(data_shape)
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x [B, C, H, W] -> the latent point that represents it (a posterior mean, a code)."""
+        raise NotImplementedError
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """z -> the image the model expects for it, [B, C, H, W] in [0, 1]."""
+        raise NotImplementedError
+
+    @property
+    def can_sample(self) -> bool:
+        """True when the model has a prior to draw from (a plain AE has none; a VQ-VAE once
+        its code prior is attached)."""
+        return False
+
+    def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
+        """n images drawn from the model, [n, C, H, W] in [0, 1] (of class `labels` [n], if conditional)."""
+        raise CapabilityError(f"model {self.name!r} has no prior to sample from")
+
     @torch.no_grad()
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """decode(encode(x)): [B, C, H, W] -> [B, C, H, W] in [0, 1]."""
@@ -79,3 +106,131 @@ class GenerativeModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return module_device(self)
+
+
+# Priors: distributions over what a model's encoder produces.
+
+
+class LatentPrior(nn.Module, ABC):
+    """p(z) over latent vectors z [..., D]; a module, so that it moves with its model."""
+
+    @abstractmethod
+    def log_prob(self, z: Tensor) -> Tensor:
+        """log p(z) in nats, summed over the last dimension: [..., D] -> [...]."""
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z ~ p(z), [n, D]."""
+
+
+class CodePrior(nn.Module, ABC):
+    """p(codes | labels) over grids of integer codes [B, h, w] in [0, num_codes); a module,
+    so that it moves with the model it is attached to.
+
+    num_codes: the size of the code alphabet; num_classes: the classes it is conditioned
+    on, or None for an unconditional prior.
+    """
+
+    num_codes: int
+    num_classes: int | None
+
+    @abstractmethod
+    def log_prob(self, codes: Tensor, labels: Tensor | None = None) -> Tensor:
+        """log p(codes | labels) in nats: int64 [B, h, w] -> [B]."""
+
+    @abstractmethod
+    def sample(
+        self, n: int, shape: tuple[int, int], labels: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """n grids of `shape` (h, w) drawn from the prior: int64 [n, h, w]."""
+
+
+# Capabilities: declared by inheriting them, checked with `require`.
+
+
+class LatentVectorModel(ABC):
+    """Each image is coded as one vector: encode(x, y) -> z [B, latent_dim], and decode(z, y)
+    turns any such vector into an image. `latent_dim` (D) is an attribute or property."""
+
+    requirement = "one latent vector per image"
+    latent_dim: int
+
+
+class GaussianLatentModel(LatentVectorModel):
+    """A latent-variable model with a diagonal Gaussian posterior:
+
+        q(z|x) = N(mu(x), diag exp(logvar(x)))           posterior(x, y) -> (mu, logvar)
+        p(x|z) = likelihood with parameters decoder_output(z, y)
+        p(z)   = self.prior, a LatentPrior (a registered submodule, so it moves with the model)
+
+    `likelihood` has nll(out, x) -> -log p(x|z) per example [B] (nats) and mean(out).
+    """
+
+    requirement = "a Gaussian posterior q(z|x), a likelihood p(x|z) and a prior p(z) (the VAE family)"
+    likelihood: nn.Module
+    prior: LatentPrior
+
+    @abstractmethod
+    def posterior(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x [B, C, H, W] -> (mu, logvar), each [B, latent_dim]."""
+
+    @abstractmethod
+    def decoder_output(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """z [B, latent_dim] -> the likelihood's parameters [B, C, H, W]."""
+
+
+class CodeGridModel(ABC):
+    """Each image is coded as a grid of integer codes in [0, num_codes) of shape `grid`
+    (h, w), and images are generated through a CodePrior over such grids, trained after
+    the model and attached to it (`prior`, a registered submodule; None until attached)."""
+
+    requirement = "a grid of discrete codes per image (a VQ-VAE)"
+    grid: tuple[int, int]
+    num_codes: int
+    prior: CodePrior | None
+
+    @abstractmethod
+    def encode_codes(self, x: Tensor) -> Tensor:
+        """x [B, C, H, W] -> codes int64 [B, h, w]."""
+
+    @abstractmethod
+    def decode_codes(self, codes: Tensor) -> Tensor:
+        """codes int64 [B, h, w] -> images [B, C, H, W] in [0, 1]."""
+
+    @abstractmethod
+    def attach_prior(self, prior: CodePrior | None) -> None:
+        """Make `prior` the model's prior over code grids (None detaches it)."""
+
+
+def require(model, capability: type, what: str) -> None:
+    """Raise CapabilityError unless `model` declares `capability` (see the classes above).
+
+    what: the thing that needs it, for the message ("the IS-NLL", "a traversal").
+    """
+    if not isinstance(model, capability):
+        raise CapabilityError(f"{what} needs a model with {capability.requirement}; model {model_name(model)!r} is not one")
+
+
+def parameter_counts(model: nn.Module) -> tuple[int, int]:
+    """(parameters of the model, how many of them are in a code prior trained apart from it):
+    a VQ-VAE's attached PixelCNN is counted apart, so that the model's own size stays the
+    size it trained with."""
+    total = sum(p.numel() for p in model.parameters())
+    if isinstance(model, CodeGridModel) and model.prior is not None:
+        return total, sum(p.numel() for p in model.prior.parameters())
+    return total, 0
+
+
+def model_name(model) -> str:
+    """A model's registry name ('vae', ...), or its class name for a module outside the family."""
+    return model.name if isinstance(model, GenerativeModel) else type(model).__name__
+
+
+def class_labels(labels, n: int, num_classes: int, device: torch.device | str | None = None) -> Tensor:
+    """`labels` as int64 [n] on `device`; ConfigError unless they are n class indices in [0, num_classes)."""
+    labels = torch.as_tensor(labels, dtype=torch.long).to(device)
+    if labels.shape != (n,):
+        raise ConfigError(f"expected {n} class labels, got a tensor of shape {tuple(labels.shape)}")
+    if n and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ConfigError(f"class labels out of range: the model has classes 0..{num_classes - 1}")
+    return labels

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaelab.errors import ConfigError
+from vaelab.models.base import class_labels
 from vaelab.models.vae import VAE, VAEConfig
 
 
@@ -57,7 +58,5 @@ class CVAE(VAE):
         """n images of classes `labels` [n] (int64); random classes when None."""
         if labels is None:
             labels = torch.randint(0, self.num_classes, (n,), generator=generator)
-        labels = torch.as_tensor(labels, dtype=torch.long).to(self.device)
-        if labels.shape != (n,) or labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ConfigError(f"labels must be {n} class indices in [0, {self.num_classes})")
-        return self.decode(self.prior_sample(n, generator), labels)
+        labels = class_labels(labels, n, self.num_classes, self.device)
+        return self.decode(self.prior.sample(n, generator), labels)

@@ -35,7 +35,5 @@ class InfoVAE(VAE):
         recon, kl, z = self.elbo_terms(x, y)
         prior = torch.randn_like(z)
         divergence = mmd(z, prior, self.config.kernel, self.config.kernel_scale)
-        loss = recon + self.config.mmd_weight * divergence + self.kl_schedule.penalty(kl)
-        if self.training:
-            self.kl_schedule.advance()
+        loss = recon + self.config.mmd_weight * divergence + self.kl_penalty(kl)
         return self._output(loss, recon, kl, plain=False, mmd=divergence)

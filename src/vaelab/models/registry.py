@@ -20,6 +20,13 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
 }
 
 
+def model_class(name: str) -> type[GenerativeModel]:
+    """The class of the model called `name` (what it declares can be asked before building one)."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name][0]
+
+
 def config_class(name: str) -> type:
     """The config dataclass of the model called `name`."""
     if name not in MODELS:

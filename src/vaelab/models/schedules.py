@@ -17,7 +17,8 @@ class KLSchedule(nn.Module):
         penalty = gamma * |KL - C_t|,     C_t = capacity_max * min(1, t / capacity_steps)
 
     The step counter is a buffer, so it is saved with the weights and a resumed run
-    continues the schedule where it stopped. It advances once per training forward.
+    continues the schedule where it stopped. It advances once per training forward
+    (`VAE.kl_penalty`), and only when the schedule has a ramp.
     """
 
     def __init__(
@@ -66,5 +67,12 @@ class KLSchedule(nn.Module):
             return kl if self.is_plain_elbo else self.weight() * kl
         return self.gamma * (kl - self.capacity()).abs()
 
+    @property
+    def has_ramp(self) -> bool:
+        """True when a weight changes with the step (a warm-up, or a rising capacity)."""
+        return self.warmup_steps > 0 or (self.capacity_max is not None and self.capacity_steps > 0)
+
     def advance(self) -> None:
-        self.step += 1
+        """One training step more; a schedule without a ramp keeps no clock (one op a step saved)."""
+        if self.has_ramp:
+            self.step += 1

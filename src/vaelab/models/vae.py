@@ -20,8 +20,9 @@ from torch import Tensor, nn
 
 from vaelab.errors import CapabilityError
 from vaelab.models.ae import AE, AEConfig
-from vaelab.models.base import LossOutput
-from vaelab.models.gaussian import kl_to_standard_normal, reparameterize
+from vaelab.models.base import GaussianLatentModel, LossOutput
+from vaelab.models.gaussian import reparameterize
+from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.schedules import KLSchedule
 
 
@@ -43,8 +44,9 @@ class BetaVAEConfig(VAEConfig):
     beta: float = 4.0
 
 
-class VAE(AE):
+class VAE(AE, GaussianLatentModel):
     """An AE whose encoder also has a log-variance head, trained on the (weighted) negative ELBO.
+    Its prior p(z) = N(0, I) is the submodule `prior`.
 
     Terms, nats per example: recon = E_q[-log p(x|z)], kl = KL(q||p), and, when the loss
     is not the plain -ELBO, nelbo = recon + kl (to compare with other VAEs).
@@ -56,6 +58,7 @@ class VAE(AE):
         super().__init__(config, data_shape, num_classes, label_dim)
         self.logvar_head = nn.Linear(self.mu_head.in_features, config.latent_dim)
         self.kl_schedule = KLSchedule(config.beta, config.warmup_steps, config.capacity_max, config.capacity_steps, config.gamma)
+        self.prior = StandardNormalPrior(config.latent_dim)
 
     def posterior(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x [B, C, H, W] -> (mu, logvar), each [B, latent_dim]."""
@@ -67,15 +70,20 @@ class VAE(AE):
         mu, logvar = self.posterior(x, y)
         z = reparameterize(mu, logvar)
         recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
-        kl = kl_to_standard_normal(mu, logvar).sum(1).mean()
+        kl = self.prior.kl(mu, logvar).sum(1).mean()
         return recon, kl, z
+
+    def kl_penalty(self, kl: Tensor) -> Tensor:
+        """The KL part of the loss for this step (see KLSchedule); a training forward
+        moves the schedule's clock by one step."""
+        penalty = self.kl_schedule.penalty(kl)
+        if self.training:
+            self.kl_schedule.advance()
+        return penalty
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
         recon, kl, _ = self.elbo_terms(x, y)
-        loss = recon + self.kl_schedule.penalty(kl)
-        if self.training and not self.kl_schedule.is_plain_elbo:  # a plain ELBO needs no clock
-            self.kl_schedule.advance()
-        return self._output(loss, recon, kl, plain=self.kl_schedule.is_plain_elbo)
+        return self._output(recon + self.kl_penalty(kl), recon, kl, plain=self.kl_schedule.is_plain_elbo)
 
     def _output(self, loss: Tensor, recon: Tensor, kl: Tensor, plain: bool, **extra: Tensor) -> LossOutput:
         terms = {"recon": recon.detach(), "kl": kl.detach(), **{k: v.detach() for k, v in extra.items()}}
@@ -86,12 +94,12 @@ class VAE(AE):
     def objective_is_final(self) -> bool:
         return self.kl_schedule.is_done()
 
-    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I), [n, latent_dim] on the model's device."""
-        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+    @property
+    def can_sample(self) -> bool:
+        return True
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
-        if labels is not None and self.embed_label is None:
+        if labels is not None and not self.conditional:
             raise CapabilityError(f"model {self.name!r} is not conditional: it cannot sample a given label")
-        return self.decode(self.prior_sample(n, generator), labels)
+        return self.decode(self.prior.sample(n, generator), labels)

@@ -1,12 +1,14 @@
 """VQ-VAE (van den Oord et al., 2017): a convolutional autoencoder with a discrete latent grid.
 
     z_e = E(x) [B, D, h, w]  ->  nearest codewords z_q, codes [B, h, w]  ->  x_hat = G(z_q)
-    loss = -log p(x | z_q) + commitment (+ codebook, without EMA)       nats-like, per example
+    loss = -log p(x | z_q) + the quantizer's losses (commitment; codebook for 'vq')   per example
 
 Encoder and decoder are the paper's: stride-2 4x4 convolutions (one per entry of
 `channels`), two residual blocks (3x3 then 1x1), a 1x1 convolution to the code dimension
 D, and the mirror. The model generates through a prior over its code grids, trained after
-it (`vaelab prior train RUN`, a gated PixelCNN) and attached with `attach_prior`.
+it (`vaelab prior train RUN`, a gated PixelCNN) and attached with `attach_prior`: the
+prior is then the submodule `prior`, and `sample` draws code grids from it and decodes
+them. The quantizer is any of the family in models/quantizers (`model.quantizer`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.errors import CapabilityError, ConfigError
-from vaelab.models.base import GenerativeModel, LossOutput
+from vaelab.models.base import CodeGridModel, CodePrior, GenerativeModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.quantizer import VectorQuantizer
+from vaelab.models.quantizers import build_quantizer
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 
 
@@ -30,16 +32,16 @@ class VQVAEConfig:
     res_blocks: int = 2
     num_codes: int = 256  # K
     code_dim: int = 16  # D
+    quantizer: str = "ema"  # ema (moving-average codebook) | vq (codebook loss): models/quantizers
     commitment: float = 0.25  # beta
-    ema: bool = True  # EMA codebook updates instead of the codebook loss
-    decay: float = 0.99
+    decay: float = 0.99  # ema only
     kmeans_init: bool = True  # LBG on the first batch's encoder outputs
     dead_code_steps: int = 10  # restart a code unused this many steps (0: never)
     likelihood: str = "gaussian"  # gaussian: squared error / 2c + const | bernoulli
     variance: float = 0.05  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
 
 
-class VQVAE(GenerativeModel):
+class VQVAE(GenerativeModel, CodeGridModel):
     """Terms: recon (nats per example), commitment and codebook (summed squared distances
     per example), and mse: the mean squared error per pixel on the [0, 1] scale."""
 
@@ -53,19 +55,29 @@ class VQVAE(GenerativeModel):
             ConvEncoder(self.data_shape, config.channels, config.res_blocks),
             nn.Conv2d(config.channels[-1], config.code_dim, 1),
         )
-        self.quantizer = VectorQuantizer(
+        self.quantizer = build_quantizer(
+            config.quantizer,
             config.num_codes,
             config.code_dim,
-            config.commitment,
-            ema=config.ema,
+            commitment=config.commitment,
             decay=config.decay,
             kmeans_init=config.kmeans_init,
             dead_code_steps=config.dead_code_steps,
         )
         self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=config.code_dim)
         self.likelihood = build_likelihood(config.likelihood, config.variance)
-        self.grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
-        self.__dict__["prior"] = None  # kept out of the module tree: the prior has its own weights file
+        self._grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
+        # The prior over code grids: trained after the model, with its own weights file
+        # (RUN/prior/), so it is attached after the model's weights are loaded.
+        self.register_module("prior", None)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self._grid
+
+    @property
+    def num_codes(self) -> int:
+        return self.config.num_codes
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """x -> quantized vectors z_q [B, D, h, w]."""
@@ -96,9 +108,16 @@ class VQVAE(GenerativeModel):
     def epoch_stats(self) -> dict[str, float]:
         return self.quantizer.usage_stats()
 
-    def attach_prior(self, prior: nn.Module | None) -> None:
-        """Give the model a prior over its code grids (a GatedPixelCNN), so that it can sample."""
-        self.__dict__["prior"] = prior
+    def attach_prior(self, prior: CodePrior | None) -> None:
+        """Make `prior` (a CodePrior over grids of this model's codes, e.g. a GatedPixelCNN) the
+        model's prior, so that it can sample; it moves with the model (.to, .eval)."""
+        if prior is not None and prior.num_codes != self.num_codes:
+            raise ConfigError(f"a prior over {prior.num_codes} codes does not fit a VQ-VAE of {self.num_codes} codes")
+        self.prior = prior
+
+    @property
+    def can_sample(self) -> bool:
+        return self.prior is not None
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
@@ -109,8 +128,8 @@ class VQVAE(GenerativeModel):
 
     @property
     def conditional(self) -> bool:  # sampling takes labels when the prior does
-        return self.prior is not None and getattr(self.prior, "num_classes", None) is not None
+        return self.prior is not None and self.prior.num_classes is not None
 
     @property
     def num_classes(self) -> int | None:
-        return getattr(self.prior, "num_classes", None) if self.prior is not None else None
+        return None if self.prior is None else self.prior.num_classes

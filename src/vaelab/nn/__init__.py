@@ -2,7 +2,7 @@
 
 from vaelab.nn.backbone import Backbone, build_backbone
 from vaelab.nn.conv import ConvDecoder, ConvEncoder, ResidualBlock
-from vaelab.nn.device import module_device
+from vaelab.nn.device import module_device, pick_device
 from vaelab.nn.mlp import MLPDecoder, MLPEncoder
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "MLPEncoder",
     "ResidualBlock",
     "module_device",
+    "pick_device",
 ]

@@ -24,7 +24,7 @@ from vaelab.evaluation.latent_stats import posterior_means
 METHODS = ("auto", "direct", "pca", "tsne")
 
 
-def encode_dataset(model, data: ImageDataset, n: int = 2000, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
+def latent_points(model, data: ImageDataset, n: int = 2000, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
     """The first `n` images of `data` -> (codes [n, D] float32 on the CPU, labels [n] or None).
 
     Codes are `model.encode(x, y)`: the posterior means of a VAE, the codes of an AE.

@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 
 from vaelab.errors import CapabilityError, ConfigError
+from vaelab.models.base import GaussianLatentModel, LatentVectorModel, require
+from vaelab.models.priors.standard_normal import require_standard_normal_prior
 from vaelab.plots.grid import save_grid
 
 
@@ -32,11 +34,11 @@ def manifold_images(model, steps: int = 20, span: float = 0.9, label: int = 0) -
     """Decoded grid [steps * steps, C, H, W], row by row: columns sweep z1 left to right
     (low to high), rows sweep z2 top to bottom (high to low, so that up is up).
     Conditional models decode every point with class `label`."""
-    if getattr(model, "latent_dim", None) != 2:
-        raise CapabilityError(
-            f"the manifold grid needs a 2-D latent space; model {model.name!r} has "
-            f"latent_dim={getattr(model, 'latent_dim', None)}"
-        )
+    require(model, LatentVectorModel, "the manifold grid")
+    if isinstance(model, GaussianLatentModel):  # its axes are quantiles of the N(0, I) prior
+        require_standard_normal_prior(model, "the manifold grid")
+    if model.latent_dim != 2:
+        raise CapabilityError(f"the manifold grid needs a 2-D latent space; model {model.name!r} has latent_dim={model.latent_dim}")
     axis = manifold_axis(steps, span)
     z2, z1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # [steps, steps] each, row = z2
     z = torch.stack([z1.flatten(), z2.flatten()], dim=1).to(model.device)
@@ -48,7 +50,8 @@ def manifold_images(model, steps: int = 20, span: float = 0.9, label: int = 0) -
 def save_manifold_grid(model, path: str | Path, steps: int = 20, span: float = 0.9, label: int = 0) -> Path:
     """`manifold_images` as one PNG of steps x steps tiles (enlarged for small images).
 
-    Raises CapabilityError when model.latent_dim != 2.
+    Raises CapabilityError unless the model has a 2-D latent vector (and, if it is a VAE,
+    the N(0, I) prior whose quantiles the grid is made of).
     """
     images = manifold_images(model, steps, span, label)
     scale = max(1, 400 // (steps * images.shape[-1]))  # about 400 px wide at least: MNIST 28 px -> x1 at 20 steps

@@ -8,9 +8,9 @@ import torch
 
 from vaelab.data import ImageDataset, to_float
 from vaelab.errors import CapabilityError
-from vaelab.models import GenerativeModel
+from vaelab.models.base import GenerativeModel, LatentVectorModel, require
 from vaelab.models.interpolation import interpolate
-from vaelab.models.traversal import kl_per_dimension, traverse
+from vaelab.models.traversal import dimension_activity, traverse
 from vaelab.plots.grid import save_grid
 
 
@@ -63,13 +63,13 @@ def save_interpolation(model, data: ImageDataset, start: int, end: int, path: Pa
 
 
 def save_traversal(model, data: ImageDataset, index: int, path: Path, span: float = 3.0, steps: int = 9, n_kl: int = 500) -> Path:
-    """Rows = latent dimensions sorted by KL (largest first, estimated on `n_kl` images),
-    columns = that dimension swept over [-span, span], the others at image `index`'s mean."""
-    if not hasattr(model, "latent_dim"):
-        raise CapabilityError(f"model {model.name!r} has no vector of latent dimensions to traverse")
+    """Rows = latent dimensions sorted by KL (largest first, estimated on `n_kl` images; by
+    the variance of the codes for a plain AE), columns = that dimension swept over
+    [-span, span], the others at image `index`'s mean."""
+    require(model, LatentVectorModel, "a latent traversal")
     x = to_float(data.images[:n_kl])
-    kl = kl_per_dimension(model, x, _labels(model, data, slice(0, n_kl)))
-    dims = kl.argsort(descending=True).tolist()
+    activity = dimension_activity(model, x, _labels(model, data, slice(0, n_kl)))
+    dims = activity.argsort(descending=True).tolist()
     grid = traverse(model, to_float(data.images[index]), dims, torch.linspace(-span, span, steps), _labels(model, data, index))
     return save_grid(grid.flatten(0, 1).cpu(), path, nrow=steps, scale=2)
 
@@ -78,8 +78,6 @@ def save_run_pictures(model: GenerativeModel, data: ImageDataset, run_dir: Path)
     """reconstructions.png and (for models with a prior) samples.png in `run_dir`."""
     model.eval()
     paths = [save_reconstructions(model, data, Path(run_dir) / "reconstructions.png")]
-    try:
+    if model.can_sample:  # a plain autoencoder has no prior: nothing to draw
         paths.append(save_samples(model, Path(run_dir) / "samples.png"))
-    except CapabilityError:
-        pass  # a plain autoencoder has no prior: nothing to draw
     return paths

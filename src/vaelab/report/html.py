@@ -17,11 +17,11 @@ from pathlib import Path
 
 from PIL import Image
 
-import vaelab
 from vaelab.files import atomic_write
 from vaelab.plots.curves import loss_terms, term_unit
 from vaelab.report.pictures import Picture, drawn_pictures, saved_pictures
 from vaelab.report.summary import RunSummary, summarize
+from vaelab.version import __version__
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
@@ -141,7 +141,7 @@ def write_report(runs: list[Path], out: Path) -> Path:
     """
     summaries = [summarize(run) for run in runs]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = [f"<h1>vaelab report</h1><p>{escape(f'{len(summaries)} run(s), written {when} by vaelab {vaelab.__version__}.')}</p>"]
+    body = [f"<h1>vaelab report</h1><p>{escape(f'{len(summaries)} run(s), written {when} by vaelab {__version__}.')}</p>"]
     if len(summaries) > 1:
         body.append("<h2>Comparison</h2>" + comparison_table(summaries))
     with tempfile.TemporaryDirectory(prefix="vaelab-report-") as tmp:

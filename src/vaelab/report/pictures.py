@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vaelab.data import ImageDataset, load_dataset
-from vaelab.errors import VaelabError
+from vaelab.errors import CapabilityError, VaelabError
 from vaelab.plots.curves import save_training_curves
-from vaelab.plots.latent_space import encode_dataset, save_latent_scatter
+from vaelab.plots.latent_space import latent_points, save_latent_scatter
 from vaelab.plots.manifold import manifold_axis, save_manifold_grid
 from vaelab.report.summary import RunSummary
 
@@ -48,10 +48,7 @@ def held_out(s: RunSummary) -> tuple[ImageDataset, str]:
 
     Never downloads: a report reads what is on disk (DataError otherwise).
     """
-    splits = load_dataset(replace(s.cfg.data, download=False))
-    if splits.val is not None and len(splits.val):
-        return splits.val, "held-out"
-    return splits.train, "training (none held out)"
+    return load_dataset(replace(s.cfg.data, download=False)).held_out_or_train()
 
 
 def drawn_pictures(s: RunSummary, folder: Path) -> tuple[list[Picture], list[str]]:
@@ -65,22 +62,23 @@ def drawn_pictures(s: RunSummary, folder: Path) -> tuple[list[Picture], list[str
     model = s.model
     try:
         data, which = held_out(s)
-        codes, labels = encode_dataset(model, data)
+        codes, labels = latent_points(model, data)
         path = save_latent_scatter(codes, labels, folder / "latent.png", data.class_names)
         caption = f"codes of {len(codes)} {which} images (posterior means for VAEs), coloured by class"
         if model.conditional:
             caption += "; a conditional model's code leaves out what the label says, so classes are expected to mix"
         pictures.append(Picture("latent space", path, caption))
-    except (VaelabError, NotImplementedError, OSError) as e:
-        notes.append(f"no latent scatter: {e or 'the model has no encoder'}")
-    if getattr(model, "latent_dim", None) == 2:
+    except (VaelabError, OSError) as e:
+        notes.append(f"no latent scatter: {e}")
+    try:
         path = save_manifold_grid(model, folder / "manifold.png")
-        lo, hi = manifold_axis()[[0, -1]].tolist()
-        caption = (f"decoded z on a grid of the prior's 5% to 95% quantiles: z1 from {lo:.2f} (left) to "
-                   f"{hi:.2f} (right), z2 from {hi:.2f} (top) to {lo:.2f} (bottom)")
-        if model.conditional:
-            caption += ", all of class 0"
-        pictures.append(Picture("learned manifold", path, caption))
-    else:
-        notes.append(f"no manifold grid: it needs a 2-D latent space (latent_dim: {getattr(model, 'latent_dim', 'none')})")
+    except CapabilityError as e:
+        notes.append(f"no manifold grid: {e}")
+        return pictures, notes
+    lo, hi = manifold_axis()[[0, -1]].tolist()
+    caption = (f"decoded z on a grid of the prior's 5% to 95% quantiles: z1 from {lo:.2f} (left) to "
+               f"{hi:.2f} (right), z2 from {hi:.2f} (top) to {lo:.2f} (bottom)")
+    if model.conditional:
+        caption += ", all of class 0"
+    pictures.append(Picture("learned manifold", path, caption))
     return pictures, notes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
-from vaelab.models import GenerativeModel
+from vaelab.models import GenerativeModel, parameter_counts
 from vaelab.runs import load, run_config
 from vaelab.training import checkpoint as ckpt
 
@@ -41,7 +41,11 @@ class RunSummary:
 
     @property
     def params(self) -> int | None:
-        return None if self.model is None else sum(p.numel() for p in self.model.parameters())
+        """The model's own parameters (a VQ-VAE's code prior, trained apart, left out)."""
+        if self.model is None:
+            return None
+        total, in_prior = parameter_counts(self.model)
+        return total - in_prior
 
 
 def best_record(run: Path, records: list[dict]) -> tuple[dict | None, str]:

@@ -1,4 +1,9 @@
-"""Open run folders and config files: config + weights -> a model ready to use."""
+"""Open run folders and config files: config + weights (+ a VQ-VAE's code prior) -> a model
+ready to use. The files themselves are training/checkpoint.py's.
+
+    RUN/config.yaml, RUN/best.safetensors, RUN/last.safetensors, ...   the model
+    RUN/prior/config.yaml, RUN/prior/best.safetensors, ...             its code prior, if any
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ import yaml
 
 from vaelab.config import RunConfig, build, compose
 from vaelab.errors import ConfigError, RunError
-from vaelab.models import GenerativeModel, build_model, config_class
-from vaelab.models.pixelcnn import GatedPixelCNN, PixelCNNConfig
+from vaelab.models import CodeGridModel, GenerativeModel, build_model, config_class
+from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
 from vaelab.training import checkpoint as ckpt
 
 
@@ -31,9 +36,28 @@ def read_yaml(path: str | Path) -> dict:
     return raw or {}
 
 
+# Model keys replaced since vaelab 0.1.0 wrote them: old key -> (new key, new value from the old).
+# Config files and run folders written before still open; the next save writes the new key.
+RENAMED_MODEL_KEYS = {
+    "ema": ("quantizer", lambda ema: "ema" if ema else "vq"),  # the VQ-VAE takes any quantizer of the family
+}
+
+
+def upgrade(raw: dict) -> dict:
+    """A config mapping with keys of earlier versions replaced by today's (RENAMED_MODEL_KEYS)."""
+    model = raw.get("model")
+    if not isinstance(model, dict) or not RENAMED_MODEL_KEYS.keys() & model.keys():
+        return raw
+    model = dict(model)
+    for old, (new, value) in RENAMED_MODEL_KEYS.items():
+        if old in model:
+            model.setdefault(new, value(model.pop(old)))
+    return {**raw, "model": model}
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """A YAML config file with `key=value` overrides on top, typed and checked."""
-    return compose(read_yaml(path), overrides, config_class)
+    return compose(upgrade(read_yaml(path)), overrides, config_class)
 
 
 def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -43,13 +67,15 @@ def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
         raise RunError(f"run folder {run} not found")
     if not (run / ckpt.CONFIG).is_file():
         raise RunError(f"{run} is not a run folder (no {ckpt.CONFIG})")
-    return compose(read_yaml(run / ckpt.CONFIG), overrides, config_class)
+    return compose(upgrade(read_yaml(run / ckpt.CONFIG)), overrides, config_class)
 
 
-def load(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> GenerativeModel:
+def load(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", prior: bool = True) -> GenerativeModel:
     """The trained model of a run folder, in eval mode.
 
     checkpoint: 'best' (lowest validation loss; falls back to 'last') or 'last'.
+    prior: attach the code prior in RUN/prior/ to a code-grid model (a VQ-VAE), when one
+    has been trained, so that the model can sample.
     """
     run = Path(run)
     cfg = run_config(run)
@@ -64,7 +90,7 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
         raise RunError(f"{path} holds a {meta.get('model')!r} model but {run}/config.yaml says {cfg.model.name!r}")
     model = build_model(cfg.model, tuple(meta["data_shape"]), meta.get("num_classes")).to(device)
     ckpt.load_weights(model, path)
-    if hasattr(model, "attach_prior"):
+    if prior and isinstance(model, CodeGridModel):
         model.attach_prior(load_prior(run, device))
     return model.eval()
 

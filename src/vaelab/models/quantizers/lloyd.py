@@ -9,7 +9,7 @@ alternates them until neither changes anything:
 
 `lloyd_max` does this on the line, `lbg` (Linde, Buzo and Gray, 1980) for vectors,
 growing the codebook by splitting. `squared_distances` and `nearest_code` are the
-search the VQ-VAE's quantizer uses.
+search the codebook quantizers (vq.py, ema.py) use.
 """
 
 from __future__ import annotations

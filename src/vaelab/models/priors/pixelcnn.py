@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaelab.errors import ConfigError
-from vaelab.models.base import LossOutput
+from vaelab.models.base import CodePrior, LossOutput, Trainable, class_labels
 
 
 @dataclass
@@ -100,8 +100,11 @@ class GatedLayer(nn.Module):
         return h[..., self.p :] + out if self.residual else out
 
 
-class GatedPixelCNN(nn.Module):
-    """p(codes | labels) over grids [B, H, W] of integers in [0, num_codes), in raster order."""
+class GatedPixelCNN(Trainable, CodePrior):
+    """p(codes | labels) over grids [B, H, W] of integers in [0, num_codes), in raster order.
+
+    A CodePrior (what a VQ-VAE samples through) and Trainable (the training loop fits it
+    to a run's codes with forward(codes, labels) -> -log p(codes | labels))."""
 
     def __init__(self, num_codes: int, config: PixelCNNConfig | None = None):
         super().__init__()
@@ -143,10 +146,7 @@ class GatedPixelCNN(nn.Module):
             return None  # unconditional models ignore labels, like the other models of vaelab
         if labels is None:
             raise ConfigError(f"this PixelCNN is class-conditional: pass labels, {n} class indices")
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.embed.weight.device)
-        if labels.shape != (n,) or labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ConfigError(f"labels must be {n} class indices in [0, {self.num_classes})")
-        return labels
+        return class_labels(labels, n, self.num_classes, self.embed.weight.device)
 
     def _logits(self, codes: Tensor, biases: list) -> Tensor:
         """The whole network on the whole grid: [B, H, W] -> [B, K, H, W]."""
@@ -238,14 +238,8 @@ class GatedPixelCNN(nn.Module):
         return codes
 
     @torch.no_grad()
-    def sample_naive(
-        self,
-        n: int,
-        shape: tuple[int, int],
-        labels: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        temperature: float = 1.0,
-    ) -> Tensor:
+    def sample_naive(self, n: int, shape: tuple[int, int], labels: Tensor | None = None,
+                     generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
         """Like `sample`, but runs the whole network on the whole grid for every position:
         H * W full passes. The plain approach, kept as the reference `sample` must match."""
         codes, labels = self._prepare(n, shape, labels, temperature)

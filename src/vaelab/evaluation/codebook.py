@@ -1,0 +1,47 @@
+"""What a code-grid model (a VQ-VAE) does with its codebook on a set of images, and how
+well its prior predicts the codes."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from vaelab.data import ImageDataset
+from vaelab.evaluation.batching import image_batches
+from vaelab.evaluation.likelihood import bits_per_dim
+from vaelab.models.base import CodeGridModel, require
+from vaelab.models.quantizers import usage_stats
+
+
+@torch.no_grad()
+def code_grids(model, images: Tensor, batch_size: int = 500) -> Tensor:
+    """The code grid of each image: images [N, C, H, W] (uint8 0..255, or float in [0, 1])
+    -> int64 [N, h, w] on the CPU. Eval mode for the call, so the codebook does not move."""
+    require(model, CodeGridModel, "code grids")
+    was_training = model.training
+    model.eval()
+    codes = [model.encode_codes(x).cpu() for x in image_batches(images, batch_size, model.device)]
+    model.train(was_training)
+    return torch.cat(codes) if codes else torch.zeros(0, *model.grid, dtype=torch.long)
+
+
+@torch.no_grad()
+def codebook_scores(model, data: ImageDataset, batch_size: int = 500) -> dict:
+    """Codebook use on `data`, and the prior's fit to its codes when a prior is attached:
+
+        usage, perplexity   of the codes of every position of every image (see usage_stats)
+        prior_nll           -log p(codes) under the model's prior, nats per image (mean)
+        prior_bits_per_code the same in bits per code position: nats / (h * w * ln 2)
+
+    A class-conditional prior is scored with the images' labels.
+    """
+    codes = code_grids(model, data.images, batch_size)  # (N, h, w)
+    out = {**usage_stats(torch.bincount(codes.flatten(), minlength=model.num_codes)),
+           "num_codes": model.num_codes, "grid": list(model.grid)}
+    if model.prior is None:
+        return out
+    labels = data.labels if model.conditional else None
+    parts = zip(codes.split(batch_size), labels.split(batch_size) if labels is not None else [None] * len(codes))
+    nll = -torch.cat([model.prior.log_prob(c.to(model.device), None if y is None else y.to(model.device)).cpu()
+                      for c, y in parts]).mean().item()
+    return out | {"prior_nll": nll, "prior_bits_per_code": bits_per_dim(nll, codes[0].numel())}

@@ -1,0 +1,114 @@
+"""Vector quantizer with a loss-trained codebook (van den Oord et al., 2017): K vectors of size D.
+
+    k_i  = argmin_k ||z_e,i - e_k||^2             nearest code (lloyd.nearest_code)
+    z_q  = z_e + sg(e_k - z_e)                    straight-through: decoder gradients reach z_e
+    codebook loss   = ||sg(z_e) - e_k||^2         moves the codewords (the paper's eq. 3, 2nd term)
+    commitment loss = beta ||z_e - sg(e_k)||^2    keeps the encoder near its codes (3rd term)
+
+Both losses are summed over positions and dimensions and averaged over the batch, like
+every loss in vaelab. `EMAVectorQuantizer` (ema.py) replaces the codebook loss by
+moving averages; everything else here is shared by both.
+
+Codebook health: k-means (LBG, the study tool in lloyd.py) on the first training
+batch's encoder outputs initialises the codebook; a code unused for `dead_code_steps`
+training steps is restarted at a random encoder output of the current batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vaelab.errors import ConfigError
+from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.lloyd import lbg, nearest_code
+
+
+class VectorQuantizer(Quantizer):
+    """Nearest-codeword quantizer whose codebook is an nn.Parameter trained by the codebook loss.
+
+    Args:
+        num_codes: K, the number of codewords e_k.
+        code_dim: D, the size of each codeword and of each encoder output vector.
+        commitment: beta, the weight of the commitment loss ||z_e - sg(e)||^2.
+        kmeans_init: initialise the codebook by LBG on the first training batch (which
+            must then hold at least K vectors).
+        dead_code_steps: restart a code unused this many training steps in a row (0: never).
+        chunk_size: rows of z_e searched at a time (memory O(chunk_size * K)).
+    """
+
+    def __init__(
+        self,
+        num_codes: int,
+        code_dim: int,
+        commitment: float = 0.25,
+        kmeans_init: bool = True,
+        dead_code_steps: int = 10,
+        chunk_size: int = 8192,
+    ):
+        if num_codes < 2 or code_dim < 1:
+            raise ConfigError(f"a codebook needs at least 2 codes of dimension >= 1, got K={num_codes}, D={code_dim}")
+        super().__init__(num_codes, code_dim)
+        self.commitment, self.dead_code_steps, self.chunk_size = commitment, dead_code_steps, chunk_size
+        self._make_codebook(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes))
+        self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
+
+    def _make_codebook(self, init: Tensor) -> None:
+        self.codebook = nn.Parameter(init)
+
+    def lookup(self, codes: Tensor) -> Tensor:
+        vectors = F.embedding(codes, self.codebook)  # (B, ..., D)
+        return vectors.movedim(-1, 1)  # (B, D, ...)
+
+    def quantize(self, z_e: Tensor) -> QuantizerOutput:
+        flat = z_e.movedim(1, -1).reshape(-1, self.code_dim)  # (B * positions, D)
+        if self.training and not self.initialized:
+            self._kmeans_init(flat.detach())
+        codes, _ = nearest_code(flat.detach(), self.codebook.detach(), self.chunk_size)  # (B * positions,)
+        counts = torch.bincount(codes, minlength=self.num_codes)  # (K,): once, for every use below
+        codes = codes.view(z_e.shape[0], *z_e.shape[2:])  # (B, ...)
+        e = self.lookup(codes)  # (B, D, ...)
+        losses = self.losses(z_e, e)
+        if self.training:
+            with torch.no_grad():
+                self._update_codebook(flat.detach(), codes.flatten(), counts)
+                self._restart_dead_codes(flat.detach(), counts)
+        return QuantizerOutput(z_e + (e - z_e).detach(), codes, losses, counts)
+
+    def losses(self, z_e: Tensor, e: Tensor) -> dict[str, Tensor]:
+        """commitment = beta ||z_e - sg(e)||^2 and codebook = ||sg(z_e) - e||^2, per example."""
+        batch = z_e.shape[0]
+        return {
+            "commitment": self.commitment * (z_e - e.detach()).pow(2).sum() / batch,
+            "codebook": (z_e.detach() - e).pow(2).sum() / batch,
+        }
+
+    def _update_codebook(self, flat: Tensor, codes: Tensor, counts: Tensor) -> None:
+        """Nothing here: the optimizer moves the codewords through the codebook loss."""
+
+    @torch.no_grad()
+    def _kmeans_init(self, flat: Tensor) -> None:
+        if len(flat) < self.num_codes:
+            raise ConfigError(
+                f"k-means initialisation needs at least K={self.num_codes} encoder vectors in the first batch, "
+                f"got {len(flat)}; raise the batch size or set model.kmeans_init=false"
+            )
+        self._set_codes(slice(None), lbg(flat.float(), self.num_codes, iters=10).codebook)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _restart_dead_codes(self, flat: Tensor, counts: Tensor) -> None:
+        self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
+        if self.dead_code_steps <= 0:
+            return
+        dead = (self.unused_steps >= self.dead_code_steps).nonzero().squeeze(1)
+        if len(dead) == 0:
+            return
+        self._set_codes(dead, flat[torch.randint(len(flat), (len(dead),), device=flat.device)])
+        self.unused_steps[dead] = 0
+
+    def _set_codes(self, index, vectors: Tensor) -> None:
+        """Put new codewords at `index` (k-means initialisation, restarts)."""
+        self.codebook.data[index] = vectors.to(self.codebook.dtype)

@@ -1,0 +1,57 @@
+"""Train a model into a run folder: model + data + the training loop + the pictures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from vaelab.config import RunConfig, to_dict
+from vaelab.data import DataSplits, ImageDataset, load_dataset
+from vaelab.models import GenerativeModel, build_model
+from vaelab.nn.device import pick_device
+from vaelab.plots.run_pictures import save_run_pictures
+from vaelab.training import TrainResult, average_terms, dataset_epochs, fit
+
+
+def train(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    data: DataSplits | None = None,
+) -> TrainResult:
+    """Train `cfg.model` on `cfg.data` (or on `data`, already loaded) into `run_dir`.
+
+    The run folder gets config.yaml, weights, metrics.jsonl and trainer state (see
+    training.fit), then reconstructions.png and, for a model that can sample, samples.png.
+    """
+    run_dir = Path(run_dir)
+    t = cfg.train
+    torch.manual_seed(t.seed)
+    data = data if data is not None else load_dataset(cfg.data)
+    model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(pick_device(t.device))
+    meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
+    if not model.conditional:  # labels it will not read need not be gathered every step
+        data = DataSplits(replace(data.train, labels=None), None if data.val is None else replace(data.val, labels=None))
+    result = fit(
+        model,
+        t,
+        run_dir,
+        dataset_epochs(data.train, t.batch_size, cfg.data.binarize),
+        steps_per_epoch=math.ceil(len(data.train) / t.batch_size),
+        val_batches=None if data.val is None else dataset_epochs(data.val, t.eval_batch_size, cfg.data.binarize),
+        config=to_dict(cfg),
+        meta=meta,
+        resume=resume,
+    )
+    shown, _ = data.held_out_or_train()
+    save_run_pictures(model, shown, run_dir)
+    return result
+
+
+def mean_terms(model: GenerativeModel, data: ImageDataset, cfg: RunConfig, seed: int = 0) -> dict[str, float]:
+    """Loss terms of a model averaged over `data` (nats per example), in eval mode, with the
+    run's batch size and binarization."""
+    return average_terms(model, dataset_epochs(data, cfg.train.eval_batch_size, cfg.data.binarize), seed)
