@@ -20,6 +20,7 @@ from torch import Tensor
 from vaelab.data import ImageDataset
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.evaluation.latent_stats import posterior_means
+from vaelab.models.base import LatentVectorModel, require
 
 METHODS = ("auto", "direct", "pca", "tsne")
 
@@ -30,6 +31,7 @@ def latent_points(model, data: ImageDataset, n: int = 2000, batch_size: int = 50
     Codes are `model.encode(x, y)`: the posterior means of a VAE, the codes of an AE.
     Conditional models get each image's label, as they need it to encode.
     """
+    require(model, LatentVectorModel, "a latent scatter")
     labels = None if data.labels is None else data.labels[:n]
     codes = posterior_means(model, data.images[:n], labels if model.conditional else None, batch_size)
     return codes.float(), labels
