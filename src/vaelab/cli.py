@@ -176,10 +176,10 @@ def cmd_info(args: argparse.Namespace) -> None:
     cfg = run_config(args.run)
     model = load(args.run, "last")
     history = ckpt.read_jsonl(Path(args.run) / ckpt.METRICS)
-    params, in_prior = parameter_counts(model)
+    own, in_prior = parameter_counts(model)
     prior = f" (+ {in_prior:,} in its code prior)" if in_prior else ""
     print(f"run:    {args.run}")
-    print(f"model:  {cfg.model.name}, {params - in_prior:,} parameters{prior}, data shape {model.data_shape}")
+    print(f"model:  {cfg.model.name}, {own:,} parameters{prior}, data shape {model.data_shape}")
     print(f"data:   {cfg.data.name} ({cfg.data.split} split, held out {cfg.data.val:g})")
     print(f"epochs: {len(history)} of {cfg.train.epochs}")
     if history:

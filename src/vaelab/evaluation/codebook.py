@@ -41,7 +41,9 @@ def codebook_scores(model, data: ImageDataset, batch_size: int = 500) -> dict:
     if model.prior is None:
         return out
     labels = data.labels if model.conditional else None
-    parts = zip(codes.split(batch_size), labels.split(batch_size) if labels is not None else [None] * len(codes))
-    nll = -torch.cat([model.prior.log_prob(c.to(model.device), None if y is None else y.to(model.device)).cpu()
-                      for c, y in parts]).mean().item()
+    log_p = []
+    for start in range(0, len(codes), batch_size):
+        y = None if labels is None else labels[start:start + batch_size].to(model.device)
+        log_p.append(model.prior.log_prob(codes[start:start + batch_size].to(model.device), y).cpu())
+    nll = -torch.cat(log_p).mean().item()
     return out | {"prior_nll": nll, "prior_bits_per_code": bits_per_dim(nll, codes[0].numel())}

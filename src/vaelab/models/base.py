@@ -212,13 +212,13 @@ def require(model, capability: type, what: str) -> None:
 
 
 def parameter_counts(model: nn.Module) -> tuple[int, int]:
-    """(parameters of the model, how many of them are in a code prior trained apart from it):
-    a VQ-VAE's attached PixelCNN is counted apart, so that the model's own size stays the
-    size it trained with."""
+    """(the model's own parameters, those of a code prior trained apart from it and attached):
+    a VQ-VAE's PixelCNN is counted apart, so that the model's own size stays the size it
+    trained with."""
     total = sum(p.numel() for p in model.parameters())
-    if isinstance(model, CodeGridModel) and model.prior is not None:
-        return total, sum(p.numel() for p in model.prior.parameters())
-    return total, 0
+    attached = isinstance(model, CodeGridModel) and model.prior is not None
+    in_prior = sum(p.numel() for p in model.prior.parameters()) if attached else 0
+    return total - in_prior, in_prior
 
 
 def model_name(model) -> str:

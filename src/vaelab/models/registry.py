@@ -20,21 +20,22 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
 }
 
 
-def model_class(name: str) -> type[GenerativeModel]:
-    """The class of the model called `name` (what it declares can be asked before building one)."""
+def _entry(name: str) -> tuple[type[GenerativeModel], type]:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    return MODELS[name][0]
+    return MODELS[name]
+
+
+def model_class(name: str) -> type[GenerativeModel]:
+    """The class of the model called `name` (what it declares can be asked before building one)."""
+    return _entry(name)[0]
 
 
 def config_class(name: str) -> type:
     """The config dataclass of the model called `name`."""
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    return MODELS[name][1]
+    return _entry(name)[1]
 
 
 def build_model(config, data_shape: tuple[int, int, int], num_classes: int | None = None) -> GenerativeModel:
     """A fresh model for images of `data_shape` (C, H, W), and `num_classes` labels if it uses them."""
-    model_cls, _ = MODELS[config.name]
-    return model_cls(config, data_shape, num_classes)
+    return model_class(config.name)(config, data_shape, num_classes)

@@ -42,10 +42,7 @@ class RunSummary:
     @property
     def params(self) -> int | None:
         """The model's own parameters (a VQ-VAE's code prior, trained apart, left out)."""
-        if self.model is None:
-            return None
-        total, in_prior = parameter_counts(self.model)
-        return total - in_prior
+        return None if self.model is None else parameter_counts(self.model)[0]
 
 
 def best_record(run: Path, records: list[dict]) -> tuple[dict | None, str]:

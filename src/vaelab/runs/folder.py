@@ -46,7 +46,7 @@ RENAMED_MODEL_KEYS = {
 def upgrade(raw: dict) -> dict:
     """A config mapping with keys of earlier versions replaced by today's (RENAMED_MODEL_KEYS)."""
     model = raw.get("model")
-    if not isinstance(model, dict) or not RENAMED_MODEL_KEYS.keys() & model.keys():
+    if not isinstance(model, dict):
         return raw
     model = dict(model)
     for old, (new, value) in RENAMED_MODEL_KEYS.items():

@@ -51,7 +51,7 @@ class EMAVectorQuantizer(VectorQuantizer):
 
     def losses(self, z_e: Tensor, e: Tensor) -> dict[str, Tensor]:
         """commitment = beta ||z_e - sg(e)||^2 per example; no codebook loss."""
-        return {"commitment": self.commitment * (z_e - e.detach()).pow(2).sum() / z_e.shape[0]}
+        return {"commitment": self.commitment_loss(z_e, e)}
 
     @torch.no_grad()
     def _update_codebook(self, flat: Tensor, codes: Tensor, counts: Tensor) -> None:

@@ -78,12 +78,12 @@ class VectorQuantizer(Quantizer):
         return QuantizerOutput(z_e + (e - z_e).detach(), codes, losses, counts)
 
     def losses(self, z_e: Tensor, e: Tensor) -> dict[str, Tensor]:
-        """commitment = beta ||z_e - sg(e)||^2 and codebook = ||sg(z_e) - e||^2, per example."""
-        batch = z_e.shape[0]
-        return {
-            "commitment": self.commitment * (z_e - e.detach()).pow(2).sum() / batch,
-            "codebook": (z_e.detach() - e).pow(2).sum() / batch,
-        }
+        """commitment (see commitment_loss) and codebook = ||sg(z_e) - e||^2, per example."""
+        return {"commitment": self.commitment_loss(z_e, e), "codebook": (z_e.detach() - e).pow(2).sum() / z_e.shape[0]}
+
+    def commitment_loss(self, z_e: Tensor, e: Tensor) -> Tensor:
+        """beta ||z_e - sg(e)||^2, summed over positions and dimensions, batch mean: moves the encoder only."""
+        return self.commitment * (z_e - e.detach()).pow(2).sum() / z_e.shape[0]
 
     def _update_codebook(self, flat: Tensor, codes: Tensor, counts: Tensor) -> None:
         """Nothing here: the optimizer moves the codewords through the codebook loss."""
