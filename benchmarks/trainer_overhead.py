@@ -101,12 +101,13 @@ def vaelab_epochs(data, epochs: int) -> tuple[list[float], float]:
     """(loop seconds of each epoch, seconds per epoch with the once-an-epoch work).
 
     The second excludes the one-time work of a train() call (building the model, the
-    final pictures), as the bare loop's timing excludes building its model: it is
-    (time of train() for `epochs` epochs - time of train() for 0 epochs) / epochs.
+    first and last checkpoints, the final pictures), as the bare loop's timing excludes
+    building its model: it is (time of train() for `epochs` epochs - time of train() for
+    1 epoch) / (epochs - 1). A run has at least one epoch, so `epochs` must be >= 2.
     """
     loops, whole = vaelab_trainer(data, epochs)
-    _, setup = vaelab_trainer(data, 0)
-    return loops, (whole - setup) / epochs
+    _, one = vaelab_trainer(data, 1)
+    return loops, (whole - one) / (epochs - 1)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ spec.loader.exec_module(import_floors)
 
 # Each part's rank: a part imports only parts of lower rank (docs/architecture.md).
 RANK = {
-    "vaelab.errors": 0, "vaelab.files": 0, "vaelab.version": 0,
+    "vaelab.errors": 0, "vaelab.files": 0, "vaelab.version": 0, "vaelab.crashpoints": 0,
     "vaelab.config": 1, "vaelab.nn": 1,
     "vaelab.data": 2,
     "vaelab.models": 3,
@@ -25,7 +25,7 @@ RANK = {
     "vaelab.cli": 9,
     "vaelab": 10,  # the package's facade: load, train, ...
 }
-TOP_LEVEL_MODULES = {"__init__.py", "cli.py", "config.py", "errors.py", "files.py", "version.py"}
+TOP_LEVEL_MODULES = {"__init__.py", "cli.py", "config.py", "crashpoints.py", "errors.py", "files.py", "version.py"}
 MAX_FUNCTION_LINES = 60
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from vaelab.config import DataConfig
-from vaelab.data import load_dataset
+from vaelab.data import load_dataset, mnist
+from vaelab.data.download import file_digests
 from vaelab.data.idx import read_idx, write_idx
 from vaelab.data.mnist import load_mnist
 from vaelab.errors import DataError
@@ -16,6 +17,29 @@ needs_shared = pytest.mark.skipif(
 )
 # Digits 0..9 in the official 10,000-image MNIST test split.
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@needs_shared
+@pytest.mark.parametrize("name", mnist.FILES["test"])
+def test_pinned_digests_match_the_real_test_split(name):
+    """The pinned SHA-256 and md5 are those of the official files (and of the folder's SHA256SUMS)."""
+    got = file_digests(SHARED_MNIST / name, ("sha256", "md5"))
+    assert got == {"sha256": mnist.SHA256["mnist"][name], "md5": mnist.MD5["mnist"][name]}
+    sums = SHARED_MNIST / "SHA256SUMS"
+    if sums.exists():
+        listed = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line.strip())
+        assert listed[name] == mnist.SHA256["mnist"][name]
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_every_file_has_a_pinned_sha256_and_https_mirrors(name):
+    files = {f for split in mnist.FILES.values() for f in split}
+    assert set(mnist.SHA256[name]) == files and set(mnist.MD5[name]) == files
+    hexdigits = set("0123456789abcdef")
+    assert all(len(d) == 64 and set(d) <= hexdigits for d in mnist.SHA256[name].values())
+    assert all(len(d) == 32 and set(d) <= hexdigits for d in mnist.MD5[name].values())
+    assert len(set(mnist.SHA256[name].values())) == 4  # no value pasted twice
+    assert mnist.MIRRORS[name] and all(m.startswith("https://") for m in mnist.MIRRORS[name])
 
 
 @needs_shared
@@ -83,9 +107,11 @@ def test_missing_everything_names_the_path_without_hint(tmp_path):
 
 
 def test_gz_with_wrong_checksum_is_rejected(tmp_path):
-    write_split(tmp_path, "test", 12, gz=True)  # generated, so not the published md5
-    with pytest.raises(DataError, match="expected 9fb629c4189551a2d022fa330f9573f3"):
+    write_split(tmp_path, "test", 12, gz=True)  # generated, so not the published file
+    with pytest.raises(DataError, match="has sha256 [0-9a-f]{64}, expected "
+                                        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"):
         load_mnist("mnist", tmp_path, "test", download=False)
+    assert (tmp_path / "t10k-images-idx3-ubyte.gz").exists()  # kept, for the user to look at
 
 
 def test_label_count_mismatch_is_rejected(tmp_path):

@@ -1,5 +1,7 @@
 """The trainer and run folders: loss falls, checkpoints round-trip, runs resume exactly."""
 
+import signal
+
 import pytest
 import torch
 
@@ -34,9 +36,9 @@ def test_training_lowers_the_validation_loss_and_writes_a_run_folder(tmp_path):
     assert [r["epoch"] for r in history] == list(range(1, 13))
     assert history[-1]["val/loss"] < 0.7 * history[0]["val/loss"]
     assert all(abs(r["val/loss"] - r["val/recon"] - r["val/kl"]) < 1e-3 for r in history)
-    for name in (ckpt.CONFIG, ckpt.LAST, ckpt.BEST, ckpt.STATE, ckpt.METRICS, "samples.png", "reconstructions.png"):
+    for name in (ckpt.CONFIG, ckpt.CHECKPOINT, ckpt.LAST, ckpt.BEST, ckpt.METRICS, "samples.png", "reconstructions.png"):
         assert (tmp_path / "run" / name).is_file(), name
-    assert not list((tmp_path / "run").glob("*.tmp"))  # atomic writes leave no temporaries
+    assert not list((tmp_path / "run").glob(".*.tmp"))  # atomic writes leave no temporaries
 
 
 def test_a_loaded_run_gives_identical_outputs(tmp_path):
@@ -59,31 +61,35 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     assert resumed.history[-1]["val/loss"] == straight.history[-1]["val/loss"]
 
 
-def test_an_interrupt_saves_state_that_resumes(tmp_path, monkeypatch):
-    cfg = toy_config()
+def test_ctrl_c_saves_the_exact_step_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    straight = train(toy_config(), tmp_path / "straight", data=toy_data())
     calls = {"n": 0}
     original = torch.optim.Adam.step
 
-    def step_then_interrupt(self, *args, **kwargs):
+    def step_then_ctrl_c(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 10:  # in the middle of epoch 2 (7 steps an epoch)
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
+        result = original(self, *args, **kwargs)
+        if calls["n"] == 10:  # in the middle of epoch 2 (6 steps an epoch): a real SIGINT
+            signal.raise_signal(signal.SIGINT)
+        return result
 
-    monkeypatch.setattr(torch.optim.Adam, "step", step_then_interrupt)
+    monkeypatch.setattr(torch.optim.Adam, "step", step_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "run", data=toy_data())
+        train(toy_config(), tmp_path / "run", data=toy_data())
     monkeypatch.setattr(torch.optim.Adam, "step", original)
-    state = ckpt.load_state(tmp_path / "run" / ckpt.STATE)
-    assert state["epoch"] == 1 and state["step"] == 9
-    result = train(cfg, tmp_path / "run", resume=True, data=toy_data())
+    progress = ckpt.checkpoint_progress(tmp_path / "run")
+    assert (progress.epoch, progress.step, progress.batch) == (1, 10, 4)
+    result = train(toy_config(), tmp_path / "run", resume=True, data=toy_data())
     assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+    for a, b in zip(straight.model.state_dict().values(), result.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert result.history[-1]["train/loss"] == straight.history[-1]["train/loss"]
 
 
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     train(toy_config("model.name=ae", "train.epochs=1"), tmp_path / "ae", data=toy_data())
     train(toy_config("train.epochs=1"), tmp_path / "vae", data=toy_data())
-    (tmp_path / "vae" / ckpt.BEST).write_bytes((tmp_path / "ae" / ckpt.BEST).read_bytes())
+    (tmp_path / "vae" / ckpt.CHECKPOINT).write_bytes((tmp_path / "ae" / ckpt.CHECKPOINT).read_bytes())
     with pytest.raises(RunError, match="holds a 'ae' model"):
         vaelab.load(tmp_path / "vae")
     with pytest.raises(RunError, match="not found"):

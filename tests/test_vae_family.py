@@ -157,13 +157,15 @@ def test_traversal_and_interpolation_from_the_python_api():
 
 def test_best_checkpoint_waits_for_the_warm_up_to_end():
     """During a warm-up the loss grows with beta: an early epoch must not stay 'best'."""
-    from vaelab.training.checkpoint import is_new_best
+    from vaelab.training.checkpoint import Progress, is_new_best
 
-    state = {"best": math.inf, "best_epoch": 0}
+    progress = Progress()
     history = [(1, 40.0, False), (2, 45.0, False), (3, 50.0, True), (4, 49.0, True), (5, 49.5, True)]
-    chosen = [is_new_best(state, {"epoch": e, "val/loss": loss}, final) for e, loss, final in history]
-    assert chosen == [True, True, True, True, False] and state["best_epoch"] == 4
-    assert is_new_best({"best": 10.0, "best_epoch": 1}, {"epoch": 2, "train/loss": 9.0}, True)  # no held-out set
+    chosen = [is_new_best(progress, {"epoch": e, "val/loss": loss}, final) for e, loss, final in history]
+    assert chosen == [True, True, True, True, False] and progress.best_epoch == 4
+    assert is_new_best(Progress(best=10.0, best_epoch=1), {"epoch": 2, "train/loss": 9.0}, True)  # no held-out set
+    assert not is_new_best(Progress(), {"epoch": 1, "val/loss": math.nan}, True)  # a NaN is never a best
+    assert not is_new_best(Progress(), {"epoch": 1, "val/loss": math.nan}, False)
 
 
 def test_the_schedule_reports_when_its_ramps_are_done():

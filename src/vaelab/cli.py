@@ -1,17 +1,35 @@
 """The `vaelab` command: one sub-command per verb; each parses, calls one function, prints.
 
-Errors a user can fix (vaelab.errors.VaelabError) become one line on stderr and exit 2.
+Errors a user can fix become one line on stderr and exit status 2: a bad option value, a
+missing or wrong-kind path (argparse `type=` functions below: checked while the command line
+is read, before any work) and a vaelab.errors.VaelabError raised later. --help exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # a bad input, a missing or unreadable file: one line on stderr
+EXIT_DIVERGED = 3  # training stopped on a NaN/inf loss or weight; the last finite checkpoint is kept
+
+# Bounds of the numeric options, checked while the command line is read, before any work.
+# sample -n: 512 rows of 8 images; 64x64 images enlarged twice (as run pictures are) make a
+# picture of 71.6 million pixels, under the 89.5 million Pillow opens (plots/grid.py).
+MAX_PICTURE_IMAGES = 4096
+MAX_RECONSTRUCT = MAX_PICTURE_IMAGES // 2  # reconstruct -n: each input beside its reconstruction
+MAX_STEPS = 100  # interpolate and traverse --steps: columns of one picture
+MAX_SPAN = 1000.0  # traverse --span, in latent units (standard deviations of a VAE's prior)
+MAX_K = 10_000  # evaluate --k: the IS-NLL holds 32 x k x latent_dim noise values at once
+MIN_GENERATED = 4  # evaluate --samples: precision/recall compare each with its 3 nearest neighbours
+MAX_GENERATED = 50_000  # evaluate --samples: all are held in memory as float images
+MAX_SEED = 2**32 - 1  # --seed: 32 bits, what every random generator takes
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf")  # what plots/grid.py writes
+NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -27,7 +45,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         config_path, overrides = Path(args.items[0]), args.items[1:]
         cfg = load_config(config_path, overrides)
         run_dir = Path(args.out) if args.out else Path("runs") / config_path.stem
-        if (run_dir / ckpt.STATE).exists() and not args.overwrite:
+        check_run_folder_path(run_dir)
+        if any((run_dir / name).exists() for name in (ckpt.CHECKPOINT, ckpt.LEGACY_STATE)) and not args.overwrite:
             raise _usage(f"{run_dir} already holds a run: --resume {run_dir} continues it, --overwrite starts over")
     try:
         result = train(cfg, run_dir, resume=bool(args.resume))
@@ -45,10 +64,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from vaelab.runs import load
 
     model = load(args.run, args.checkpoint)
-    label = args.label if args.label in (None, "all") else _int(args.label, "--label")
-    suffix = "" if label is None else f"_label_{label}"
+    suffix = "" if args.label is None else f"_label_{args.label}"
     out = Path(args.out) if args.out else Path(args.run) / f"samples{suffix}.png"
-    print(save_samples(model, out, n=args.n, seed=args.seed, label=label))
+    print(save_samples(model, out, n=args.n, seed=args.seed, label=args.label))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -161,9 +179,6 @@ def cmd_classifier_train(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from vaelab.report import write_report
 
-    for run in args.runs:
-        if not Path(run).is_dir():
-            raise _usage(f"run folder {run} not found")
     print(write_report([Path(r) for r in args.runs], Path(args.output)))
 
 
@@ -209,11 +224,11 @@ def _check_index(index: int, data, split: str) -> None:
         raise _usage(f"image index {index} out of range: the {split} split has {len(data)} images")
 
 
-def _int(text: str, option: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise _usage(f"{option} takes a class index or 'all', not {text!r}") from None
+def check_run_folder_path(path: str | Path) -> None:
+    """`train --out PATH`: a VaelabError unless PATH is a folder or can become one."""
+    problem = _folder_problem(str(path))
+    if problem:
+        raise _usage(f"argument --out: {problem}")
 
 
 def _usage(message: str):
@@ -222,8 +237,133 @@ def _usage(message: str):
     return VaelabError(message)
 
 
+# Checks of the command line (argparse `type=` functions): a bad value stops the command
+# before it loads anything, as one line naming the option.
+
+
+def _path_problem(text: str) -> str | None:
+    """Why no file or folder can be written at `text`, or None. Missing folders on the way
+    are fine (the writers create them); a file in their place, or no permission, is not."""
+    if "\x00" in text:
+        return f"{text!r} holds a NUL character"
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        return f"{text!r} is not a valid file name here"
+    path = Path(text).absolute()
+    if any(len(os.fsencode(part)) > NAME_MAX for part in path.parts):
+        return f"a name in {text!r} is longer than {NAME_MAX} bytes"
+    try:
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"{str(folder)!r} is a file, not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"no permission to write in {str(folder)!r}"
+    except OSError as e:
+        return f"cannot reach {text!r}: {e.strerror}"
+    return None
+
+
+def _folder_problem(text: str) -> str | None:
+    """Why `text` cannot be a folder to write in, or None."""
+    problem = _path_problem(text)
+    if problem is None and Path(text).exists() and not Path(text).is_dir():
+        problem = f"{text!r} is a file, not a folder"
+    return problem
+
+
+def _run_folder(text: str) -> str:
+    """An argparse type: an existing folder (whether it holds a run is checked when it is opened)."""
+    if not Path(text).is_dir():
+        found = "is a file, not a folder" if Path(text).exists() else "not found"
+        raise argparse.ArgumentTypeError(f"run folder {text!r} {found}")
+    return text
+
+
+def _output_file(suffixes: tuple[str, ...]):
+    """An argparse type: a file to write, ending in one of `suffixes` (any case), not a folder."""
+
+    def parse(text: str) -> str:
+        problem = None
+        if Path(text).suffix.lower() not in suffixes:
+            problem = f"expected a file name ending in {_alternatives(suffixes)}, got {text!r}"
+        problem = problem or _path_problem(text)
+        if problem is None and Path(text).is_dir():
+            problem = f"{text!r} is a folder, not a file"
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return text
+
+    return parse
+
+
+def _output_folder(text: str) -> str:
+    """An argparse type: a folder to write in (made when missing), not a file."""
+    problem = _folder_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _count(low: int, high: int | None = None):
+    """An argparse type: a whole number from `low` to `high` (no upper bound when None)."""
+    bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _span(text: str) -> float:
+    """An argparse type: a number above 0 and at most MAX_SPAN (so not nan, not inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_SPAN:  # false for nan too
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most {MAX_SPAN:g}, got {text!r}")
+    return value
+
+
+def _label(text: str) -> int | str:
+    """An argparse type: 'all' or a class index >= 0 (checked against the model's classes later)."""
+    if text == "all":
+        return text
+    try:
+        return _count(0)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a class index (0, 1, ...) or 'all', got {text!r}") from None
+
+
+def _alternatives(items: tuple[str, ...]) -> str:
+    return " or ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def _one_line(text: str) -> str:
+    """`text` with its line breaks written as \\n."""
+    return "\\n".join(text.splitlines())
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (no usage block), then exit status 2.
+    Sub-command parsers are made of the same class."""
+
+    def error(self, message: str):
+        print(f"vaelab: error: {_one_line(message)} (see: {self.prog} --help)", file=sys.stderr)
+        self.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaelab", description="Train, sample and inspect autoencoders and VAEs.")
+    parser = _Parser(prog="vaelab", description="Train, sample and inspect autoencoders and VAEs.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_picture_verbs, _add_prior, _add_plot, _add_evaluate, _add_classifier, _add_report_and_info):
@@ -235,7 +375,7 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG.yaml [key=value ...]")
     p.add_argument("items", nargs="*", metavar="CONFIG [key=value ...]", help="config file, then overrides such as train.epochs=5")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
-    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder (overrides may follow)")
+    p.add_argument("--resume", metavar="RUN", type=_run_folder, help="continue the run in this folder (overrides may follow)")
     p.add_argument("--overwrite", action="store_true", help="start over in a folder that already holds a run")
     p.set_defaults(func=cmd_train)
 
@@ -243,36 +383,37 @@ def _add_train(sub) -> None:
 def _run_parser(sub, name: str, help: str) -> argparse.ArgumentParser:
     """A verb that reads a run folder and writes a picture."""
     q = sub.add_parser(name, help=help, description=help)
-    q.add_argument("run", metavar="RUN", help="run folder")
+    q.add_argument("run", metavar="RUN", type=_run_folder, help="run folder")
     q.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    q.add_argument("--out", help="PNG to write (default: in the run folder)")
+    q.add_argument("--out", type=_output_file(PICTURE_SUFFIXES),
+                   help=f"picture to write: {', '.join(PICTURE_SUFFIXES)} (default: a PNG in the run folder)")
     return q
 
 
 def _add_picture_verbs(sub) -> None:
     p = _run_parser(sub, "sample", "draw images from the model's prior")
-    p.add_argument("-n", type=int, default=64, help="number of samples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--label", help="conditional models: a class index, or 'all' for one row per class")
+    p.add_argument("-n", type=_count(1, MAX_PICTURE_IMAGES), default=64, help=f"number of samples, 1 to {MAX_PICTURE_IMAGES} (default 64)")
+    p.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
+    p.add_argument("--label", type=_label, help="conditional models: a class index, or 'all' for one row per class")
     p.set_defaults(func=cmd_sample)
 
     p = _run_parser(sub, "reconstruct", "inputs beside their reconstructions")
-    p.add_argument("-n", type=int, default=32, help="number of images")
+    p.add_argument("-n", type=_count(1, MAX_RECONSTRUCT), default=32, help=f"number of images, 1 to {MAX_RECONSTRUCT} (default 32)")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_reconstruct)
 
     p = _run_parser(sub, "interpolate", "decode a path in latent space between two images")
-    p.add_argument("--from", dest="start", type=int, required=True, metavar="I", help="index of the first image")
-    p.add_argument("--to", dest="end", type=int, required=True, metavar="J", help="index of the last image")
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--from", dest="start", type=_count(0), required=True, metavar="I", help="index of the first image")
+    p.add_argument("--to", dest="end", type=_count(0), required=True, metavar="J", help="index of the last image")
+    p.add_argument("--steps", type=_count(2, MAX_STEPS), default=10, help=f"points on the path, 2 to {MAX_STEPS} (default 10)")
     p.add_argument("--method", choices=["slerp", "linear"], default="slerp")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_interpolate)
 
     p = _run_parser(sub, "traverse", "sweep each latent dimension around one image (rows sorted by KL)")
-    p.add_argument("--index", type=int, default=0, help="the image whose posterior mean is the centre")
-    p.add_argument("--span", type=float, default=3.0, help="sweep z_d over [-span, span]")
-    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--index", type=_count(0), default=0, help="the image whose posterior mean is the centre")
+    p.add_argument("--span", type=_span, default=3.0, help=f"sweep z_d over [-span, span]; above 0, at most {MAX_SPAN:g} (default 3)")
+    p.add_argument("--steps", type=_count(2, MAX_STEPS), default=9, help=f"columns, 2 to {MAX_STEPS} (default 9)")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.set_defaults(func=cmd_traverse)
 
@@ -281,7 +422,7 @@ def _add_prior(sub) -> None:
     p = sub.add_parser("prior", help="a learned prior over a VQ-VAE's codes", description="a learned prior over a VQ-VAE's codes")
     prior_sub = p.add_subparsers(dest="prior_command", required=True, metavar="COMMAND")
     q = prior_sub.add_parser("train", help="fit a gated PixelCNN to the run's training codes (RUN/prior/)")
-    q.add_argument("run", metavar="RUN", help="a VQ-VAE run folder")
+    q.add_argument("run", metavar="RUN", type=_run_folder, help="a VQ-VAE run folder")
     q.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=30 conditional=true pixelcnn.layers=12")
     q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
     q.set_defaults(func=cmd_prior_train)
@@ -290,7 +431,7 @@ def _add_prior(sub) -> None:
 def _add_plot(sub) -> None:
     help = "pictures of a run into its folder: reconstructions, samples, paths, latent space, manifold, curves"
     p = sub.add_parser("plot", help=help, description=help)
-    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("run", metavar="RUN", type=_run_folder, help="run folder")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
     p.add_argument("what", nargs="*", metavar="WHAT", help=f"any of {', '.join(PLOTS)} (default: all that apply)")
     p.add_argument("--method", choices=["auto", "pca", "tsne"], default="auto", help="latent scatter: 2-D latents directly, else PCA (or t-SNE)")
@@ -300,12 +441,14 @@ def _add_plot(sub) -> None:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="likelihood, latent statistics, reconstruction, sample quality, retained information",
                        description="evaluate a run on its held-out images; writes RUN/evaluation.json")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--k", type=int, default=1000, help="importance samples per image for the IS-NLL (default 1000)")
-    p.add_argument("-n", type=int, default=1000, help="held-out images to evaluate (default 1000)")
-    p.add_argument("--samples", type=int, default=1000, help="generated images for FD, precision/recall and CAS")
+    p.add_argument("run", metavar="RUN", type=_run_folder)
+    p.add_argument("--k", type=_count(1, MAX_K), default=1000,
+                   help=f"importance samples per image for the IS-NLL, 1 to {MAX_K} (default 1000)")
+    p.add_argument("-n", type=_count(1), default=1000, help="held-out images to evaluate, at least 1 (default 1000; all when fewer)")
+    p.add_argument("--samples", type=_count(MIN_GENERATED, MAX_GENERATED), default=1000,
+                   help=f"generated images for FD, precision/recall and CAS, {MIN_GENERATED} to {MAX_GENERATED} (default 1000)")
     p.add_argument("--classifier", help="classifier folder (default classifiers/<dataset> when present)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -315,33 +458,52 @@ def _add_classifier(sub) -> None:
     q = clf_sub.add_parser("train", help="train a small CNN on a dataset's training part (classifiers/<dataset>/)")
     q.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10, shapes, folder:PATH ...")
     q.add_argument("overrides", nargs="*", metavar="key=value", help="data settings, e.g. root=../shared/data/mnist split=test val=1000")
-    q.add_argument("--epochs", type=int, default=10)
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--out", help="folder (default classifiers/<dataset>)")
+    q.add_argument("--epochs", type=_count(1), default=10, help="at least 1 (default 10)")
+    q.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
+    q.add_argument("--out", type=_output_folder, help="folder (default classifiers/<dataset>)")
     q.set_defaults(func=cmd_classifier_train)
 
 
 def _add_report_and_info(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page for one or more runs", description="one self-contained HTML page (config, metrics, curves, pictures; a comparison table for several runs)")
-    p.add_argument("runs", nargs="+", metavar="RUN")
-    p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
+    p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder)
+    p.add_argument("-o", "--output", type=_output_file((".html",)), default="report.html", help="HTML file to write (default report.html)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
-    p.add_argument("run", metavar="RUN")
+    p.add_argument("run", metavar="RUN", type=_run_folder)
     p.add_argument("--config", action="store_true", help="also print the full config")
     p.set_defaults(func=cmd_info)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from vaelab.errors import VaelabError
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, parsed. key=value overrides may also follow options
+    (`vaelab train c.yaml --out runs/c train.lr=3e-4`), which argparse alone refuses."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        where = next((k for k in ("items", "overrides") if k in vars(args)), None)
+        if where is None or any(e.startswith("-") or "=" not in e for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        vars(args)[where] = [*vars(args)[where], *extra]
+    return args
 
-    args = build_parser().parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    from vaelab.errors import TrainingDiverged, VaelabError
+
+    try:
+        args = _parse(argv)
+    except SystemExit as e:  # --help (0), or a bad command line: _Parser.error printed its one line
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         args.func(args)
+    except TrainingDiverged as e:
+        print(f"vaelab: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_DIVERGED
     except VaelabError as e:
-        print(f"vaelab: error: {e}", file=sys.stderr)
+        print(f"vaelab: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

@@ -4,6 +4,13 @@ A run is described by one `RunConfig`: what data, which model, how to train. Eac
 section is a dataclass, so an editor completes it and OmegaConf checks it: an unknown
 key or a value of the wrong type is a `ConfigError` naming the full key.
 
+Each field also declares the values it accepts, beside its default (`at_least(1,
+default=10)`, `one_of("adam", "adamw", default="adam")`, ...); `build` checks every
+field of the built config, nested sections too, and refuses the first value out of
+range with one line naming its dotted key (`train.lr must be > 0, got -1.0`). Floats
+must be finite unless a field says otherwise. A section whose values must also fit
+together (or fit another section) subclasses `CrossChecked`.
+
 The model section is the model's own dataclass (`VAEConfig`, `AEConfig`, ...; it lives
 beside the model that reads it); `compose` picks it from `model.name`.
 
@@ -13,47 +20,194 @@ merged on top of the dataclass defaults, in that order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Optional
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from vaelab.errors import ConfigError
 
+RULE = "vaelab.rule"  # the key of a field's metadata that holds its Rule
+MAX_SEED = 2**63 - 1  # torch takes seeds up to this
+MAX_IMAGE_SIZE = 1024  # the largest image side data.image_size may ask for
+SHAPES_MIN_SIZE = 16  # the shapes renderer draws nothing recognisable below this side
+FIXED_SIDES = {"mnist": 28, "fashion-mnist": 28, "cifar10": 32}  # datasets whose side data.image_size does not set
+DATASETS = ("shapes", "mnist", "fashion-mnist", "cifar10", "celeba")  # and folder:PATH
+FOLDER_PREFIX = "folder:"
+
+
+# ---------------------------------------------------------------- what a field accepts
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The values a config field accepts: `text` says which ('> 0', 'one of adam, adamw'),
+    `accepts` tests one; `finite` also refuses NaN and inf for a float. None always passes
+    (OmegaConf already refuses it for a field that is not Optional)."""
+
+    text: str
+    accepts: Callable[[Any], bool]
+    finite: bool = True
+
+    def refusal(self, value: Any) -> str | None:
+        """What `value` should have been, or None when it is accepted."""
+        if isinstance(value, float) and self.finite and not math.isfinite(value):
+            return f"a finite number {self.text}"
+        return None if self.accepts(value) else self.text
+
+
+def ruled(rule: Rule, default: Any) -> Any:
+    """A dataclass field with `default` (a list is copied for each instance) and `rule`."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={RULE: rule})
+    return field(default=default, metadata={RULE: rule})
+
+
+def _num(x: float) -> str:
+    """A bound as a message shows it: 0, 1, 0.001."""
+    return repr(x) if isinstance(x, int) else f"{x:g}"
+
+
+def bounded(low: float | None = None, high: float | None = None, *, default: Any,
+            low_open: bool = False, high_open: bool = False, finite: bool = True) -> Any:
+    """A number between `low` and `high` (None: unbounded on that side), each bound
+    included unless its `*_open` says otherwise."""
+    def accepts(v) -> bool:
+        above = low is None or (v > low if low_open else v >= low)
+        below = high is None or (v < high if high_open else v <= high)
+        return above and below
+    if high is None:
+        text = f"{'>' if low_open else '>='} {_num(low)}"
+    elif low is None:
+        text = f"{'<' if high_open else '<='} {_num(high)}"
+    else:
+        text = f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
+    return ruled(Rule(text, accepts, finite), default)
+
+
+def at_least(low: float, *, default: Any, finite: bool = True) -> Any:
+    """A number >= `low`."""
+    return bounded(low, default=default, finite=finite)
+
+
+def above(low: float, *, default: Any, finite: bool = True) -> Any:
+    """A number > `low`."""
+    return bounded(low, default=default, low_open=True, finite=finite)
+
+
+def random_seed(*, default: Optional[int] = 0) -> Any:
+    """A random seed: an integer in [0, 2**63 - 1]."""
+    return bounded(0, MAX_SEED, default=default)
+
+
+def odd_at_least(low: int, *, default: int) -> Any:
+    """An odd integer >= `low`."""
+    return ruled(Rule(f"an odd number >= {low}", lambda v: v >= low and v % 2 == 1), default)
+
+
+def each_at_least(low: int, *, default: list[int]) -> Any:
+    """A non-empty list of integers, each >= `low`."""
+    return ruled(Rule(f"a non-empty list of numbers >= {low}", lambda v: bool(v) and all(x >= low for x in v)), default)
+
+
+def one_of(*choices: str, default: str, prefix: str | None = None) -> Any:
+    """One of the strings `choices`, or (when `prefix` is given) the prefix followed by more text."""
+    text = "one of " + ", ".join(choices) + (f" or {prefix}..." if prefix else "")
+    def accepts(v: str) -> bool:
+        return v in choices or (prefix is not None and v.startswith(prefix) and len(v) > len(prefix))
+    return ruled(Rule(text, accepts), default)
+
+
+def matching(pattern: str, text: str, *, default: str) -> Any:
+    """A string that matches the regular expression `pattern` as a whole; `text` describes it."""
+    compiled = re.compile(pattern)
+    return ruled(Rule(text, lambda v: compiled.fullmatch(v) is not None), default)
+
+
+class CrossChecked:
+    """A config section whose values must also fit together or fit other sections: `check`
+    runs its `check_across` after every field's own rule."""
+
+    def check_across(self, where: str, root: Any) -> None:
+        """Raise ConfigError when this section's values do not fit; `where` is its dotted
+        key prefix ('model.' or ''), `root` the whole config it is part of."""
+
+
+def check(cfg: Any, where: str = "", root: Any = None) -> None:
+    """Raise ConfigError (one line, the full dotted key) for the first value of the config
+    dataclass `cfg`, or of a section nested in it, that its field's Rule refuses; then run
+    the `check_across` of each CrossChecked section. `where` prefixes the keys named."""
+    root = cfg if root is None else root
+    for f in fields(cfg):
+        value, key = vars(cfg)[f.name], where + f.name
+        if is_dataclass(value):
+            check(value, key + ".", root)
+        elif value is not None and RULE in f.metadata:
+            wanted = f.metadata[RULE].refusal(value)
+            if wanted is not None:
+                raise ConfigError(f"{key} must be {wanted}, got {value!r}")
+    if isinstance(cfg, CrossChecked):
+        cfg.check_across(where, root)
+
+
+# ---------------------------------------------------------------- the sections
+
 
 @dataclass
-class DataConfig:
-    name: str = "shapes"  # shapes | mnist | fashion-mnist | cifar10 | celeba | folder:PATH
+class DataConfig(CrossChecked):
+    name: str = one_of(*DATASETS, default="shapes", prefix=FOLDER_PREFIX)  # folder:PATH: any folder of images
     root: Optional[str] = None  # folder holding the files; default ~/.cache/vaelab/<name>
     download: bool = True  # fetch missing files (with checksums) when not in root
-    split: str = "train"  # official split to read: train | test
-    limit: Optional[int] = None  # keep only the first `limit` examples, before holding out
-    val: float = 0.1  # held-out part: a fraction if < 1, else a count of examples
-    split_seed: Optional[int] = None  # None: hold out the last examples; int: a random subset
-    binarize: str = "none"  # none (grey levels) | static (x > 0.5) | dynamic (x ~ Bernoulli per batch)
-    image_size: int = 64  # shapes, celeba, folder: side of the square image
-    num_samples: int = 20000  # shapes only: images drawn (factors uniform at random)
-    seed: int = 0  # shapes only: generator seed
+    split: str = one_of("train", "test", default="train")  # official split to read
+    limit: Optional[int] = at_least(1, default=None)  # keep only the first `limit` examples, before holding out
+    val: float = at_least(0, default=0.1)  # held-out part: a fraction if < 1, else a (whole) count of examples
+    split_seed: Optional[int] = random_seed(default=None)  # None: hold out the last examples; int: a random subset
+    binarize: str = one_of("none", "static", "dynamic", default="none")  # none (grey levels) | static (x > 0.5) | dynamic (x ~ Bernoulli per batch)
+    image_size: int = bounded(1, MAX_IMAGE_SIZE, default=64)  # shapes, celeba, folder: side of the square image
+    num_samples: int = at_least(1, default=20000)  # shapes only: images drawn (factors uniform at random)
+    seed: int = random_seed()  # shapes only: generator seed
+
+    def side(self) -> int:
+        """The side of the square images this config loads (fixed for mnist, fashion-mnist and cifar10)."""
+        return FIXED_SIDES.get(self.name, self.image_size)
+
+    def side_key(self, where: str = "data.") -> str:
+        """What sets `side()`, for messages: the key data.image_size, or the dataset itself."""
+        return f"the image side of {self.name}" if self.name in FIXED_SIDES else f"{where}image_size"
+
+    def check_across(self, where: str, root: Any) -> None:
+        if self.val >= 1 and self.val != int(self.val):
+            raise ConfigError(f"{where}val must be a fraction below 1 or a whole count of examples, got {self.val!r}")
+        if self.limit is not None and self.val >= self.limit:
+            raise ConfigError(f"{where}val must hold out fewer than the {where}limit of {self.limit} examples, got {self.val!r}")
+        if self.name == "shapes" and self.image_size < SHAPES_MIN_SIZE:
+            raise ConfigError(f"{where}image_size must be >= {SHAPES_MIN_SIZE} for shapes, got {self.image_size}")
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"  # adam | adamw
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"  # constant | cosine
-    grad_clip: Optional[float] = None  # max global grad norm; None = no clipping
-    seed: int = 0
-    device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:1 ...
-    eval_batch_size: int = 500
-    checkpoint_seconds: float = 60.0  # write checkpoints at most this often, and always after the
-    #   last epoch and on Ctrl-C (0 = after every epoch); a crash loses at most this much work
+    epochs: int = at_least(1, default=10)
+    batch_size: int = at_least(1, default=128)
+    optimizer: str = one_of("adam", "adamw", default="adam")
+    lr: float = above(0, default=1e-3)
+    weight_decay: float = at_least(0, default=0.0)
+    lr_schedule: str = one_of("constant", "cosine", default="constant")
+    grad_clip: Optional[float] = above(0, default=None)  # max global grad norm; None = no clipping
+    seed: int = random_seed()
+    device: str = matching(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, cuda, cuda:N or mps", default="auto")  # auto: cuda when available
+    eval_batch_size: int = at_least(1, default=500)
+    checkpoint_seconds: float = at_least(0, default=60.0)  # a checkpoint at least this often (checked after every step),
+    #   one before the first step, one after the last epoch and one on Ctrl-C: a crash loses at most
+    #   this much work (0 = after every step)
+    checkpoint_steps: int = at_least(0, default=0)  # also a checkpoint every this many steps (0 = by time only)
+    nonfinite: str = one_of("stop", "skip", default="stop")  # a NaN/inf loss term: stop (keep the last finite checkpoint) | skip the batch
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
-    log_every: int = 20  # steps between progress-bar refreshes
+    log_every: int = at_least(1, default=20)  # steps between progress-bar refreshes
 
 
 @dataclass
@@ -69,31 +223,27 @@ def compose(
     model_config_for: Callable[[str], type] | None = None,
     default_model: str = "vae",
 ) -> RunConfig:
-    """Merge defaults <- raw (a dict, e.g. parsed YAML) <- `key=value` overrides.
+    """Merge defaults <- raw (a dict, e.g. parsed YAML) <- `key=value` overrides, then check
+    every value (see `build`).
 
     `model_config_for(name)` returns the config dataclass of the model called `name`.
     """
-    try:
-        untyped = OmegaConf.merge(OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))
-        name = OmegaConf.select(untyped, "model.name", default=default_model)
-    except OmegaConfBaseException as e:
-        raise ConfigError(_one_line(e)) from None
-    except ValueError as e:  # from_dotlist on 'key' without '='
-        raise ConfigError(str(e)) from None
+    untyped = _merge(lambda: OmegaConf.merge(OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides))))
+    name = _merge(lambda: OmegaConf.select(untyped, "model.name", default=default_model))
+    if not isinstance(name, str):
+        raise ConfigError(f"model.name must be the name of a model, got {name!r}")
     model_cfg = model_config_for(name)() if model_config_for else None
     return build(RunConfig(model=model_cfg), raw, overrides)
 
 
 def build(schema, raw: dict | None = None, overrides: list[str] | tuple[str, ...] = ()):
     """The dataclass instance `schema` with `raw` and then `key=value` overrides merged in,
-    type-checked: a ConfigError names an unknown key or a wrong type."""
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))
-        return OmegaConf.to_object(merged)
-    except OmegaConfBaseException as e:
-        raise ConfigError(_one_line(e)) from None
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    type-checked and range-checked: a ConfigError names an unknown key, a wrong type or a
+    value outside its field's declared range."""
+    cfg = _merge(lambda: OmegaConf.to_object(OmegaConf.merge(
+        OmegaConf.structured(schema), OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))))
+    check(cfg)
+    return cfg
 
 
 def to_dict(cfg) -> dict:
@@ -101,8 +251,21 @@ def to_dict(cfg) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(cfg))
 
 
+def _merge(step: Callable[[], Any]) -> Any:
+    """step() with the errors of OmegaConf, and of YAML parsing an override's value, as one-line ConfigErrors."""
+    try:
+        return step()
+    except OmegaConfBaseException as e:
+        raise ConfigError(_one_line(e)) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"an override's value is not valid YAML: {_one_line(e)}") from None
+    except ValueError as e:  # from_dotlist on 'key' without '='
+        raise ConfigError(_one_line(e)) from None
+
+
 def _one_line(e: Exception) -> str:
     """OmegaConf messages span lines ('full_key: ...'); keep the message and the key."""
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), None)
-    return f"{lines[0]} (key: {key})" if key else lines[0]
+    first = lines[0] if lines else type(e).__name__
+    return f"{first} (key: {key})" if key else first

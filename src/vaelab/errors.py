@@ -20,3 +20,7 @@ class RunError(VaelabError):
 
 class CapabilityError(VaelabError):
     """The model cannot do what was asked (e.g. sample from a plain autoencoder)."""
+
+
+class TrainingDiverged(VaelabError):
+    """A loss term or a weight became NaN or infinite; the run stopped at its last finite checkpoint."""

@@ -1,7 +1,8 @@
 """CIFAR-10 from its official "python version" archive.
 
-cifar-10-python.tar.gz is downloaded into `root` unless present (its published md5 is
-checked, see download.py) and extracted (see archive.py) into root/cifar-10-batches-py:
+cifar-10-python.tar.gz is downloaded over https into `root` unless present (present or
+downloaded, it must match its pinned SHA-256, and the md5 published on the CIFAR page
+beside it; see download.py) and extracted (see archive.py) into root/cifar-10-batches-py:
 
     data_batch_1 .. data_batch_5   the 50,000 training images, 10,000 per file
     test_batch                     the 10,000 test images
@@ -12,8 +13,13 @@ red values, then green, then blue, each 32 rows of 32 (so it reshapes to [3, 32,
 b"labels" is a list of 10000 ints in 0..9.
 
 A root/cifar-10-batches-py already there is used as it is, without the archive. Either
-way each file's md5 is checked against the official archive's copy before it is read:
-unpickling can run code named in the file, so pickle only ever reads these verified bytes.
+way each file's md5 is checked against the official archive's copy (as torchvision lists
+them; we found no published SHA-256 of the extracted files) before it is read. md5 is not
+collision-resistant, so reading does not rely on it: a plain unpickler calls whatever the
+file names, but the batches are read by a restricted one that resolves only numpy's array
+and dtype rebuilders (ALLOWED_GLOBALS; the rest of a batch is dicts, lists, ints and byte
+strings, which need none) and refuses any other name with DataError before calling
+anything, so reading runs no code from the file.
 """
 
 from __future__ import annotations
@@ -35,11 +41,18 @@ FOLDER = "cifar-10-batches-py"
 BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 META = "batches.meta"
 
-# URL prefixes tried in order; tests point these at a loopback server.
+# URL prefixes tried in order, https only; tests point these at a loopback server.
 MIRRORS = ["https://www.cs.toronto.edu/~kriz/"]
 
-# The published md5 of the archive, and of the files in it (as torchvision lists them).
+# Pinned SHA-256 of the archive, as listed in tensorflow/datasets
+# tensorflow_datasets/url_checksums/cifar10.csv; the same in keras-team/keras
+# keras/src/datasets/cifar10.py (file_hash) and pytorch/vision
+# torchvision/prototype/datasets/_builtin/cifar.py.
+ARCHIVE_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+# The archive's md5 as published on https://www.cs.toronto.edu/~kriz/cifar.html (and in
+# torchvision/datasets/cifar.py), checked beside the SHA-256.
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
+# The md5 of the files in the archive, as torchvision/datasets/cifar.py lists them.
 FILE_MD5 = {
     "data_batch_1": "c99cafc152244af753f735de768cd75f",
     "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
@@ -49,6 +62,28 @@ FILE_MD5 = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
+
+# Every global a genuine batch names, exactly: written by Python 2 with numpy 1, its arrays
+# are rebuilt by numpy.core.multiarray._reconstruct(numpy.ndarray, ...) and numpy.dtype
+# (numpy._core is numpy 2's name for the same module). Anything else is refused.
+ALLOWED_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+})
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only ALLOWED_GLOBALS, so a file cannot name code to run."""
+
+    def find_class(self, module, name):
+        if (module, name) not in ALLOWED_GLOBALS:
+            shown = f"{module}.{name}"
+            if len(shown) > 200 or not shown.isprintable():
+                shown = ascii(shown[:200])
+            raise DataError(f"the CIFAR-10 reader refuses to load {shown}: not part of a CIFAR-10 batch")
+        return super().find_class(module, name)
 
 
 def load_cifar10(root=None, split: str = "train", download: bool = True) -> ImageDataset:
@@ -62,7 +97,8 @@ def load_cifar10(root=None, split: str = "train", download: bool = True) -> Imag
     root = dataset_root("cifar10", root)
     folder = root / FOLDER
     if not folder.is_dir():
-        extract_tar(fetch(ARCHIVE, root, MIRRORS, ARCHIVE_MD5, download=download), root, FOLDER)
+        archive = fetch(ARCHIVE, root, MIRRORS, ARCHIVE_SHA256, md5=ARCHIVE_MD5, download=download)
+        extract_tar(archive, root, FOLDER)
 
     images, labels = [], []
     for name in BATCHES[split]:
@@ -109,10 +145,12 @@ def _unpickle(path: Path) -> dict:
     if got != expected:
         raise DataError(f"{path} has md5 {got}, expected {expected}: it is not the file of the "
                         f"official archive; {redo}.")
-    # Safe only because of the check above: these are the official archive's bytes.
+    # Even bytes that pass the md5 check cannot run code: _BatchUnpickler resolves no other global.
     try:
         with open(path, "rb") as f:
-            content = pickle.load(f, encoding="bytes")
+            content = _BatchUnpickler(f, encoding="bytes").load()
+    except DataError as e:
+        raise DataError(f"{path}: {e}; {redo}.") from None
     except Exception as e:  # noqa: BLE001 - whatever unpickling raises, the file is unusable
         raise DataError(f"{path}: cannot unpickle it ({type(e).__name__}: {e}); {redo}.") from None
     if not isinstance(content, dict):

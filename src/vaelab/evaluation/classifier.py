@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load, save
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -179,12 +180,18 @@ def load_classifier(folder: str | Path, device: str | torch.device = "cpu") -> t
     if not (folder / WEIGHTS).is_file() or not (folder / META).is_file():
         raise RunError(f"{folder} holds no classifier ({WEIGHTS} and {META}); train one first")
     blob = (folder / WEIGHTS).read_bytes()
-    meta = json.loads((folder / META).read_text())
-    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
+    try:
+        meta = json.loads((folder / META).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise RunError(f"{folder / META} is not a classifier's JSON record ({e})") from None
+    if not isinstance(meta, dict) or hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
         raise RunError(f"{folder / WEIGHTS} does not match the sha256 in {META}: "
                        f"the classifier was changed; retrain it")
-    model = SmallCNN(tuple(meta["data_shape"]), meta["num_classes"], meta["width"], meta["feature_dim"])
-    model.load_state_dict(load(blob))
+    try:  # the JSON was written with these weights (the sha256 matches), so it is vaelab's own
+        model = SmallCNN(tuple(meta["data_shape"]), meta["num_classes"], meta["width"], meta["feature_dim"])
+        model.load_state_dict(load(blob))
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as e:
+        raise RunError(f"{folder} does not hold a classifier this vaelab can read ({str(e).splitlines()[0]})") from None
     return model.to(device).eval(), meta
 
 

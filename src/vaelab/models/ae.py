@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from vaelab.config import CrossChecked, RunConfig, above, at_least, each_at_least, one_of
 from vaelab.errors import CapabilityError
 from vaelab.models.base import GenerativeModel, LatentVectorModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.nn.backbone import BackboneConfig, build_backbone
+from vaelab.nn.conv import check_side
+
+
+def check_conv_side(channels: list[int], where: str, root: Any) -> None:
+    """ConfigError when the images of `root` (a RunConfig) are too small for conv stages `channels`."""
+    if isinstance(root, RunConfig):
+        check_side(root.data.side(), len(channels), root.data.side_key(), f"{where}channels")
 
 
 @dataclass
-class AEConfig(BackboneConfig):
+class AEConfig(BackboneConfig, CrossChecked):
+    # BackboneConfig's keys again, with the values they accept (nn/ cannot import config.py)
+    backbone: str = one_of("mlp", "conv", default="mlp")
+    hidden: list[int] = each_at_least(1, default=[512])  # mlp: encoder widths (decoder mirrors)
+    channels: list[int] = each_at_least(1, default=[32, 64])  # conv: channels per stride-2 stage
+    res_blocks: int = at_least(0, default=2)  # conv: residual blocks at the bottom of encoder and decoder
     name: str = "ae"
-    latent_dim: int = 16
-    likelihood: str = "bernoulli"  # bernoulli (BCE) | gaussian (squared error / 2c) | gaussian-learned
-    variance: float = 1.0  # c of the Gaussian likelihood (its starting value when learned)
+    latent_dim: int = at_least(1, default=16)
+    likelihood: str = one_of("bernoulli", "gaussian", "gaussian-learned", default="bernoulli")  # BCE | squared error / 2c | c learned
+    variance: float = above(0, default=1.0)  # c of the Gaussian likelihood (its starting value when learned)
+
+    def check_across(self, where: str, root: Any) -> None:
+        if self.backbone == "conv":
+            check_conv_side(self.channels, where, root)
 
 
 class AE(GenerativeModel, LatentVectorModel):

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vaelab.config import at_least, one_of
 from vaelab.errors import ConfigError
 from vaelab.models.base import class_labels
 from vaelab.models.vae import VAE, VAEConfig
@@ -22,9 +23,9 @@ from vaelab.models.vae import VAE, VAEConfig
 @dataclass
 class CVAEConfig(VAEConfig):
     name: str = "cvae"
-    num_classes: Optional[int] = None  # None: taken from the dataset
-    label_embedding: str = "onehot"  # onehot | learned
-    embedding_dim: int = 16  # learned embeddings only
+    num_classes: Optional[int] = at_least(1, default=None)  # None: taken from the dataset
+    label_embedding: str = one_of("onehot", "learned", default="onehot")
+    embedding_dim: int = at_least(1, default=16)  # learned embeddings only
 
 
 class OneHot(nn.Module):

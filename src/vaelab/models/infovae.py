@@ -14,18 +14,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from vaelab.config import above, at_least, one_of
 from vaelab.models.base import LossOutput
-from vaelab.models.mmd import mmd
+from vaelab.models.mmd import KERNELS, mmd
 from vaelab.models.vae import VAE, VAEConfig
 
 
 @dataclass
 class InfoVAEConfig(VAEConfig):
     name: str = "infovae"
-    beta: float = 0.0  # weight of the per-example KL, the paper's (1 - alpha)
-    mmd_weight: float = 1000.0  # lambda
-    kernel: str = "imq"  # imq (inverse multiquadratic) | rbf
-    kernel_scale: float = 1.0  # kernel width C = 2 * latent_dim * kernel_scale
+    beta: float = at_least(0, default=0.0)  # weight of the per-example KL, the paper's (1 - alpha)
+    mmd_weight: float = at_least(0, default=1000.0)  # lambda
+    kernel: str = one_of(*KERNELS, default="imq")  # imq (inverse multiquadratic) | rbf
+    kernel_scale: float = above(0, default=1.0)  # kernel width C = 2 * latent_dim * kernel_scale
 
 
 class InfoVAE(VAE):

@@ -18,6 +18,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from vaelab.config import at_least
 from vaelab.errors import CapabilityError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GaussianLatentModel, LossOutput
@@ -29,11 +30,11 @@ from vaelab.models.schedules import KLSchedule
 @dataclass
 class VAEConfig(AEConfig):
     name: str = "vae"
-    beta: float = 1.0  # weight of the KL term (beta-VAE: beta > 1)
-    warmup_steps: int = 0  # KL warm-up: the weight rises linearly from 0 to beta over these steps
-    capacity_max: Optional[float] = None  # capacity form: gamma * |KL - C|, C rising from 0 to this (nats)
-    capacity_steps: int = 100_000  # steps over which C rises
-    gamma: float = 1000.0  # weight of |KL - C| in the capacity form
+    beta: float = at_least(0, default=1.0)  # weight of the KL term (beta-VAE: beta > 1)
+    warmup_steps: int = at_least(0, default=0)  # KL warm-up: the weight rises linearly from 0 to beta over these steps
+    capacity_max: Optional[float] = at_least(0, default=None)  # capacity form: gamma * |KL - C|, C rising from 0 to this (nats)
+    capacity_steps: int = at_least(0, default=100_000)  # steps over which C rises
+    gamma: float = at_least(0, default=1000.0)  # weight of |KL - C| in the capacity form
 
 
 @dataclass
@@ -41,7 +42,7 @@ class BetaVAEConfig(VAEConfig):
     """A VAE whose KL weighs beta = 4 by default (Higgins et al., 2017)."""
 
     name: str = "beta-vae"
-    beta: float = 4.0
+    beta: float = at_least(0, default=4.0)
 
 
 class VAE(AE, GaussianLatentModel):

@@ -13,32 +13,38 @@ them. The quantizer is any of the family in models/quantizers (`model.quantizer`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from vaelab.config import CrossChecked, above, at_least, bounded, each_at_least, one_of
 from vaelab.errors import CapabilityError, ConfigError
+from vaelab.models.ae import check_conv_side
 from vaelab.models.base import CodeGridModel, CodePrior, GenerativeModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.quantizers import build_quantizer
+from vaelab.models.quantizers import QUANTIZERS, build_quantizer
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 
 
 @dataclass
-class VQVAEConfig:
+class VQVAEConfig(CrossChecked):
     name: str = "vqvae"
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # stride-2 stages: 28 -> 14 -> 7
-    res_blocks: int = 2
-    num_codes: int = 256  # K
-    code_dim: int = 16  # D
-    quantizer: str = "ema"  # ema (moving-average codebook) | vq (codebook loss): models/quantizers
-    commitment: float = 0.25  # beta
-    decay: float = 0.99  # ema only
+    channels: list[int] = each_at_least(1, default=[32, 64])  # stride-2 stages: 28 -> 14 -> 7
+    res_blocks: int = at_least(0, default=2)
+    num_codes: int = at_least(2, default=256)  # K
+    code_dim: int = at_least(1, default=16)  # D
+    quantizer: str = one_of(*QUANTIZERS, default="ema")  # ema (moving-average codebook) | vq (codebook loss): models/quantizers
+    commitment: float = at_least(0, default=0.25)  # beta
+    decay: float = bounded(0, 1, default=0.99, low_open=True, high_open=True)  # ema only
     kmeans_init: bool = True  # LBG on the first batch's encoder outputs
-    dead_code_steps: int = 10  # restart a code unused this many steps (0: never)
-    likelihood: str = "gaussian"  # gaussian: squared error / 2c + const | bernoulli
-    variance: float = 0.05  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
+    dead_code_steps: int = at_least(0, default=10)  # restart a code unused this many steps (0: never)
+    likelihood: str = one_of("gaussian", "bernoulli", default="gaussian")  # squared error / 2c + const | BCE
+    variance: float = above(0, default=0.05)  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
+
+    def check_across(self, where: str, root: Any) -> None:
+        check_conv_side(self.channels, where, root)
 
 
 class VQVAE(GenerativeModel, CodeGridModel):

@@ -31,13 +31,26 @@ class ResidualBlock(nn.Module):
         return x + self.block(x)
 
 
+def min_side(stages: int) -> int:
+    """The smallest image side that `stages` stride-2 stages halve with every stage taking a
+    side of at least 2 pixels: 2 ** (stages - 1) + 1 (1 with no stage)."""
+    return 2 ** (stages - 1) + 1 if stages else 1
+
+
+def check_side(side: int, stages: int, side_key: str = "data.image_size", stages_key: str = "model.channels") -> None:
+    """ConfigError, naming both keys, when `stages` stride-2 stages cannot halve a `side`-pixel side."""
+    need = min_side(stages)
+    if side < need:
+        raise ConfigError(f"{side_key} must be >= {need} for the {stages} stride-2 stages of {stages_key} "
+                          f"(a {side}-pixel side cannot be halved {stages} times), got {side}")
+
+
 def stage_sizes(side: int, stages: int) -> list[int]:
     """Sides before each halving and after the last: 28, 2 stages -> [28, 14, 7]."""
+    check_side(side, stages)
     sizes = [side]
     for _ in range(stages):
         sizes.append((sizes[-1] + 1) // 2)
-    if sizes[-1] < 1 or (stages and sizes[-2] < 2):
-        raise ConfigError(f"conv backbone: a {side}-pixel side cannot be halved {stages} times")
     return sizes
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from vaelab.errors import ConfigError
 from vaelab.files import atomic_write
 from vaelab.plots.curves import loss_terms, term_unit
 from vaelab.report.pictures import Picture, drawn_pictures, saved_pictures
@@ -137,8 +138,12 @@ def write_report(runs: list[Path], out: Path) -> Path:
     """Write one self-contained HTML page about `runs` (run folders) to `out`; returns `out`.
 
     With several runs a comparison table comes first. A run that cannot be read, or a
-    picture a model cannot draw, becomes a note in the page, never an exception.
+    picture a model cannot draw, becomes a note in the page, never an exception; an `out`
+    that is not an .html file name, or is a folder, is a ConfigError (before any work).
     """
+    out = Path(out)
+    if out.suffix.lower() != ".html" or out.is_dir():
+        raise ConfigError(f"a report is written to an .html file, not {str(out)!r}")
     summaries = [summarize(run) for run in runs]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>vaelab report</h1><p>{escape(f'{len(summaries)} run(s), written {when} by vaelab {__version__}.')}</p>"]
@@ -155,6 +160,5 @@ def write_report(runs: list[Path], out: Path) -> Path:
         f"<title>{escape('vaelab report: ' + ', '.join(s.name for s in summaries))}</title>"
         f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
-    out = Path(out)
     atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return out

@@ -21,7 +21,7 @@ class RunSummary:
     """One run folder, read.
 
     records: metrics.jsonl, one dict per epoch; last / best: the records of the last
-    epoch and of the epoch whose weights are in best.safetensors (None when unknown).
+    epoch and of the epoch whose weights are the best ones kept (None when unknown).
     cfg and model are None when they could not be read; notes say why.
     """
 
@@ -48,17 +48,16 @@ class RunSummary:
 def best_record(run: Path, records: list[dict]) -> tuple[dict | None, str]:
     """(the record of the best epoch, how it was found).
 
-    The epoch saved in best.safetensors' metadata is the trainer's own choice (it skips
+    The best epoch the checkpoint records is the trainer's own choice (it skips
     epochs of a KL warm-up), so it comes first; without it, the lowest val/loss.
     """
     by_epoch = {r.get("epoch"): r for r in records}
-    if (run / ckpt.BEST).is_file():
-        try:
-            epoch = ckpt.read_metadata(run / ckpt.BEST).get("epoch")
-        except VaelabError:
-            epoch = None
-        if epoch in by_epoch:
-            return by_epoch[epoch], f"epoch {epoch}: the weights in {ckpt.BEST}"
+    try:
+        epoch = ckpt.best_epoch(run)
+    except VaelabError:
+        epoch = None
+    if epoch in by_epoch:
+        return by_epoch[epoch], f"epoch {epoch}: the best weights the trainer kept"
     scored = [r for r in records if "val/loss" in r]
     if not scored:
         return None, ""
@@ -71,7 +70,7 @@ def summarize(run: str | Path) -> RunSummary:
     s = RunSummary(Path(run))
     config_file = s.path / ckpt.CONFIG
     if config_file.is_file():
-        s.config_text = config_file.read_text()
+        s.config_text = config_file.read_text(errors="replace")  # shown as it is, even if not text
     try:
         s.cfg = run_config(s.path)
         s.model = load(s.path, "best")
@@ -79,7 +78,7 @@ def summarize(run: str | Path) -> RunSummary:
         s.notes.append(f"model not loaded: {e}")
     try:
         s.records = ckpt.read_jsonl(s.path / ckpt.METRICS)
-    except ValueError as e:  # a line cut short by a crash mid-write
+    except VaelabError as e:  # not a metrics file
         s.notes.append(f"{ckpt.METRICS} is not readable: {e}")
     if s.records:
         s.last = s.records[-1]

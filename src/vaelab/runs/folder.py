@@ -23,17 +23,24 @@ PRIOR_DIR = "prior"  # a VQ-VAE run's code prior lives in RUN/prior/
 
 
 def read_yaml(path: str | Path) -> dict:
-    """A YAML mapping from a file; ConfigError when missing or malformed."""
+    """The YAML mapping a file holds; a one-line ConfigError when the file is missing or
+    unreadable, is not UTF-8 text or valid YAML, is empty, or holds anything but a mapping."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file (not UTF-8); a config file is YAML text") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections (data, model, train)")
-    return raw or {}
+    if raw is None:
+        raise ConfigError(f"{path} is empty; a config file holds a mapping of sections (data:, model:, train: ...)")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (data:, model:, train: ...), not a {type(raw).__name__}")
+    return raw
 
 
 # Model keys replaced since vaelab 0.1.0 wrote them: old key -> (new key, new value from the old).
@@ -79,17 +86,17 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
     """
     run = Path(run)
     cfg = run_config(run)
-    names = {"best": [ckpt.BEST, ckpt.LAST], "last": [ckpt.LAST]}
-    if checkpoint not in names:
+    if checkpoint not in ("best", "last"):
         raise RunError(f"unknown checkpoint {checkpoint!r}; use 'best' or 'last'")
-    path = _first_file(run, names[checkpoint])
-    if path is None:
-        raise RunError(f"{run} has no weights yet ({' or '.join(names[checkpoint])})")
+    source = ckpt.weights_source(run, checkpoint)
+    if source is None:
+        raise RunError(f"{run} has no weights yet (no {ckpt.CHECKPOINT})")
+    path, prefix = source
     meta = ckpt.read_metadata(path)
     if meta.get("model") != cfg.model.name:
         raise RunError(f"{path} holds a {meta.get('model')!r} model but {run}/config.yaml says {cfg.model.name!r}")
-    model = build_model(cfg.model, tuple(meta["data_shape"]), meta.get("num_classes")).to(device)
-    ckpt.load_weights(model, path)
+    model = build_model(cfg.model, *_recorded_data(meta, path)).to(device)
+    ckpt.load_weights(model, path, prefix)
     if prior and isinstance(model, CodeGridModel):
         model.attach_prior(load_prior(run, device))
     return model.eval()
@@ -98,18 +105,24 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
 def load_prior(run: str | Path, device: str | torch.device = "cpu"):
     """The PixelCNN prior trained for a VQ-VAE run (RUN/prior/), or None if there is none yet."""
     folder = Path(run) / PRIOR_DIR
-    path = _first_file(folder, [ckpt.BEST, ckpt.LAST])
-    if path is None:
+    source = ckpt.weights_source(folder, "best")
+    if source is None:
         return None
+    path, prefix = source
     meta = ckpt.read_metadata(path)
-    if meta.get("model") != "pixelcnn":
+    if meta.get("model") != "pixelcnn" or not isinstance(meta.get("num_codes"), int):
         raise RunError(f"{path} is not a PixelCNN prior")
     pixelcnn = build(PixelCNNConfig(), read_yaml(folder / ckpt.CONFIG).get("pixelcnn"))
     prior = GatedPixelCNN(meta["num_codes"], pixelcnn).to(device)
-    ckpt.load_weights(prior, path)
+    ckpt.load_weights(prior, path, prefix)
     return prior.eval()
 
 
-def _first_file(folder: Path, names: list[str]) -> Path | None:
-    """folder/name for the first of `names` that exists (best before last), else None."""
-    return next((folder / n for n in names if (folder / n).is_file()), None)
+def _recorded_data(meta: dict, path: Path) -> tuple[tuple[int, int, int], int | None]:
+    """(data shape (C, H, W), number of classes or None) recorded with weights; RunError when malformed."""
+    shape, classes = meta.get("data_shape"), meta.get("num_classes")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) and n >= 1 for n in shape)):
+        raise RunError(f"{path}: its data shape {shape!r} is not three positive sizes")
+    if classes is not None and not (isinstance(classes, int) and classes >= 1):
+        raise RunError(f"{path}: its number of classes {classes!r} is not a positive count")
+    return tuple(shape), classes

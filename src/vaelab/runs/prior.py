@@ -1,7 +1,7 @@
 """A learned prior over a code-grid model's codes: fit a gated PixelCNN to the code grids of
 the training set, so that the model (a VQ-VAE) can generate (`vaelab prior train RUN`).
 
-    RUN/prior/   config.yaml, best/last.safetensors, trainer_state.pt, metrics.jsonl
+    RUN/prior/   config.yaml, checkpoint.safetensors, best/last.safetensors, metrics.jsonl
 
 Its loss is -log p(codes) in nats per image (a grid of h x w codes); bits per code
 divide that by h * w * ln 2 (evaluation.bits_per_dim with dims = h * w).
@@ -10,7 +10,6 @@ divide that by h * w * ln 2 (evaluation.bits_per_dim with dims = h * w).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from vaelab.models import CodeGridModel, model_class
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
 from vaelab.nn.device import pick_device
 from vaelab.runs.folder import PRIOR_DIR, load, read_yaml, run_config
-from vaelab.training import TrainResult, fit, tensor_epochs
+from vaelab.runs.resume import check_resume_changes
+from vaelab.training import TrainResult, fit, hold_folder, tensor_epochs
 from vaelab.training import checkpoint as ckpt
 
 
@@ -43,8 +43,15 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
         raise RunError(f"{run} holds a {cfg.model.name!r} model: a code prior is for models with a grid of "
                        f"discrete codes per image (a VQ-VAE)")
     folder = run / PRIOR_DIR
-    saved = read_yaml(folder / ckpt.CONFIG) if resume else None
-    pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
+    with hold_folder(folder):
+        saved = read_yaml(folder / ckpt.CONFIG) if resume else None
+        pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
+        if resume:
+            check_resume_changes(to_dict(build(PriorConfig(), saved)), to_dict(pcfg))
+        return _fit_prior(run, cfg, pcfg, folder, resume)
+
+
+def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool) -> TrainResult:
     device = pick_device(pcfg.train.device)
     model = load(run, device=device, prior=False)
     data = load_dataset(cfg.data)
@@ -64,7 +71,6 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
         pcfg.train,
         folder,
         codes_of(data.train, pcfg.train.batch_size),
-        steps_per_epoch=math.ceil(len(data.train) / pcfg.train.batch_size),
         val_batches=None if data.val is None else codes_of(data.val, pcfg.train.eval_batch_size),
         config=to_dict(pcfg),
         meta={"model": "pixelcnn", "num_codes": model.num_codes, "grid": list(model.grid), "num_classes": pcfg.pixelcnn.num_classes},

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from vaelab.config import RunConfig, to_dict
+from vaelab.crashpoints import crash_point
 from vaelab.data import DataSplits, ImageDataset, load_dataset
 from vaelab.models import GenerativeModel, build_model
 from vaelab.nn.device import pick_device
 from vaelab.plots.run_pictures import save_run_pictures
-from vaelab.training import TrainResult, average_terms, dataset_epochs, fit
+from vaelab.runs.folder import run_config
+from vaelab.runs.resume import check_resume_changes
+from vaelab.training import TrainResult, average_terms, dataset_epochs, fit, hold_folder
 
 
 def train(
@@ -24,30 +26,37 @@ def train(
 ) -> TrainResult:
     """Train `cfg.model` on `cfg.data` (or on `data`, already loaded) into `run_dir`.
 
-    The run folder gets config.yaml, weights, metrics.jsonl and trainer state (see
+    The run folder gets config.yaml, the checkpoint, weights and metrics.jsonl (see
     training.fit), then reconstructions.png and, for a model that can sample, samples.png.
+    resume=True continues the run in `run_dir`; `cfg` may differ from the config it was
+    trained with only where runs.resume allows. The folder is locked while this runs: a
+    second trainer on it fails at once with a RunError.
     """
     run_dir = Path(run_dir)
-    t = cfg.train
-    torch.manual_seed(t.seed)
-    data = data if data is not None else load_dataset(cfg.data)
-    model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(pick_device(t.device))
-    meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
-    if not model.conditional:  # labels it will not read need not be gathered every step
-        data = DataSplits(replace(data.train, labels=None), None if data.val is None else replace(data.val, labels=None))
-    result = fit(
-        model,
-        t,
-        run_dir,
-        dataset_epochs(data.train, t.batch_size, cfg.data.binarize),
-        steps_per_epoch=math.ceil(len(data.train) / t.batch_size),
-        val_batches=None if data.val is None else dataset_epochs(data.val, t.eval_batch_size, cfg.data.binarize),
-        config=to_dict(cfg),
-        meta=meta,
-        resume=resume,
-    )
-    shown, _ = data.held_out_or_train()
-    save_run_pictures(model, shown, run_dir)
+    device = pick_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
+    with hold_folder(run_dir):
+        if resume:
+            check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
+        t = cfg.train
+        torch.manual_seed(t.seed)
+        data = data if data is not None else load_dataset(cfg.data)
+        model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(device)
+        meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
+        if not model.conditional:  # labels it will not read need not be gathered every step
+            data = DataSplits(replace(data.train, labels=None), None if data.val is None else replace(data.val, labels=None))
+        result = fit(
+            model,
+            t,
+            run_dir,
+            dataset_epochs(data.train, t.batch_size, cfg.data.binarize),
+            val_batches=None if data.val is None else dataset_epochs(data.val, t.eval_batch_size, cfg.data.binarize),
+            config=to_dict(cfg),
+            meta=meta,
+            resume=resume,
+        )
+        shown, _ = data.held_out_or_train()
+        crash_point("pictures")
+        save_run_pictures(model, shown, run_dir)
     return result
 
 

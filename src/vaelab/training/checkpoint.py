@@ -1,15 +1,28 @@
-"""Run folders on disk: what is in one, writing its files atomically, and the Checkpointer
-that saves and restores a training run.
+"""Run folders on disk: what is in one, and the Checkpointer that saves and restores a
+training run as one atomic unit.
 
-    RUN/config.yaml          the full RunConfig
-    RUN/last.safetensors     weights at the last checkpoint (end of an epoch, or an interrupt)
-    RUN/best.safetensors     weights of the epoch with the lowest validation loss so far
-    RUN/trainer_state.pt     optimizer, LR schedule, epoch, step, RNG states: what --resume needs
-    RUN/metrics.jsonl        one JSON line per epoch
-    RUN/*.png                pictures
+    RUN/config.yaml              the full config the run uses (rewritten when it resumes)
+    RUN/checkpoint.safetensors   everything a resume needs, in one file that replaces the
+                                 previous one by one rename, so that weights, optimizer and
+                                 random state always belong to the same step:
+                                   model/*      the weights at the checkpoint
+                                   best/*       the weights of the best epoch so far (absent
+                                                while they are model/* or no epoch has ended)
+                                   optimizer/*  the optimizer's tensors (its structure: metadata)
+                                   rng/*        torch's RNG (and CUDA's), the data generator now
+                                                and when the epoch began (to redraw its order)
+                                   epoch/sums   the running sums of the epoch's loss terms
+                                   buffers/*    the model's buffers outside its weights (such as
+                                                a codebook's usage counts over the epoch)
+                                 metadata: model name, data shape, and the Progress (epoch,
+                                 step, batch within the epoch, best score) as JSON
+    RUN/last.safetensors         the weights alone, exported from the checkpoint whenever
+    RUN/best.safetensors           training stops (finished, interrupted or diverged): to share
+    RUN/metrics.jsonl            one JSON line per epoch
+    RUN/.lock                    held by the one process training into the folder (folder_lock.py)
+    RUN/*.png                    pictures
 
-Weights carry metadata (model name, data shape, epoch) so that a run can be rebuilt
-from its folder alone and a checkpoint of another model is recognised.
+Nothing is pickled: safetensors, YAML and JSON are data, and reading them runs no code.
 """
 
 from __future__ import annotations
@@ -17,26 +30,31 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
 import time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
 import yaml
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open, save_file
 
-from vaelab.errors import RunError
+from vaelab.crashpoints import crash_point
+from vaelab.errors import ConfigError, RunError
 from vaelab.files import atomic_write
 from vaelab.nn.device import module_device
+from vaelab.training.state_tree import flatten, unflatten
 
 CONFIG = "config.yaml"
+CHECKPOINT = "checkpoint.safetensors"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
-STATE = "trainer_state.pt"
 METRICS = "metrics.jsonl"
+LEGACY_STATE = "trainer_state.pt"  # vaelab 0.1's trainer state: a pickle, never opened
 FORMAT = "vaelab/1"
+MODEL, BEST_WEIGHTS, BUFFERS = "model/", "best/", "buffers/"  # name prefixes inside checkpoint.safetensors
+
+log = logging.getLogger("vaelab")
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: Path, **meta) -> None:
@@ -47,48 +65,63 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: Path, **meta) -> Non
 
 
 def read_metadata(path: Path) -> dict:
-    """The metadata saved by `save_weights`, JSON values decoded."""
+    """The metadata saved with weights or a checkpoint, JSON values decoded."""
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
-    except (SafetensorError, OSError) as e:
-        raise RunError(f"{path}: not a readable safetensors file ({e})") from None
-    if raw.get("format") != FORMAT:
-        raise RunError(f"{path}: not a vaelab checkpoint (format {raw.get('format')!r})")
-    return {k: json.loads(v) for k, v in raw.items() if k != "format"}
+        if raw.get("format") != FORMAT:
+            raise RunError(f"{path}: not a vaelab checkpoint (format {raw.get('format')!r})")
+        return {k: json.loads(v) for k, v in raw.items() if k != "format"}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Load weights saved by `save_weights` into `model`; a mismatch is a RunError."""
+def read_tensors(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file whose names start with `prefix` (prefix removed), on the CPU."""
     try:
-        model.load_state_dict(load_file(str(path), device=str(module_device(model))))
+        with safe_open(str(path), framework="pt") as f:
+            return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+    except (SafetensorError, OSError) as e:
+        raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+
+
+def load_weights(model: torch.nn.Module, path: Path, prefix: str = "") -> None:
+    """Load the weights stored under `prefix` in `path` into `model`; a mismatch is a RunError."""
+    put_weights(model, read_tensors(path, prefix), path)
+
+
+def put_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Load `tensors` (read from `path`) into `model`; a mismatch is a RunError naming the file."""
+    try:
+        model.load_state_dict({k: v.to(module_device(model)) for k, v in tensors.items()})
     except RuntimeError as e:  # missing/unexpected keys or size mismatches
         first = str(e).splitlines()[0]
         raise RunError(f"{path} does not fit the model in its config: {first}") from None
 
 
-def same_file(source: Path, target: Path) -> None:
-    """Make `target` hold what `source` holds now (a hard link, or a copy where links fail).
+def weights_source(folder: Path, which: str) -> tuple[Path, str] | None:
+    """(file, name prefix) holding a run folder's `which` weights ('best' or 'last'), or None.
 
-    Safe because files here are only ever replaced whole (atomic_write), never edited:
-    a later replacement of `source` leaves `target` as it was.
+    The checkpoint is never older than the exported files, so it comes first ('best' is
+    its model/* while no epoch has beaten them); exported files alone (weights shared
+    without their checkpoint, or a run of vaelab 0.1) next.
     """
-    def link(tmp: Path) -> None:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-
-    atomic_write(target, link)
-
-
-def save_state(state: dict, path: Path) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    checkpoint = Path(folder) / CHECKPOINT
+    if checkpoint.is_file():
+        best = which == "best" and any(k.startswith(BEST_WEIGHTS) for k in _tensor_names(checkpoint))
+        return checkpoint, BEST_WEIGHTS if best else MODEL
+    for name in [BEST, LAST] if which == "best" else [LAST]:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name, ""
+    return None
 
 
-def load_state(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
+def _tensor_names(path: Path) -> list[str]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return list(f.keys())
+    except (SafetensorError, OSError) as e:
+        raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
 
 
 def append_jsonl(path: Path, record: dict) -> None:
@@ -96,104 +129,244 @@ def append_jsonl(path: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, cut_short_ok: bool = False) -> list[dict]:
+    """The epoch records of a metrics file ([] when there is none); RunError on a malformed line.
+
+    cut_short_ok: drop a last line that a kill cut short mid-write (no newline after it,
+    not JSON), as a resume does; any other malformed line is still an error.
+    """
     if not Path(path).exists():
         return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunError(f"{path} is not a metrics file of JSON lines ({e})") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if cut_short_ok and lines and not text.endswith("\n") and not _is_json(lines[-1]):
+        lines.pop()
+    try:
+        records = [json.loads(line) for line in lines]
+    except ValueError as e:
+        raise RunError(f"{path} is not a metrics file of JSON lines ({e})") from None
+    if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in records):
+        raise RunError(f"{path} is not a metrics file: each line must be a JSON object with an 'epoch'")
+    return records
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def rewrite_jsonl(path: Path, records: list[dict]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in records)))
 
 
-def is_new_best(state: dict, record: dict, objective_is_final: bool) -> bool:
-    """Whether this epoch's weights become the best; updates state['best'] and ['best_epoch'].
+@dataclass
+class Progress:
+    """Where a run stands: the plain part of every checkpoint. The training loop updates it."""
 
-    Best = lowest held-out loss (training loss when nothing is held out). While the
-    objective is not final (a KL warm-up still raises beta), losses of different epochs
-    measure different things, so the latest epoch is always taken.
+    epoch: int = 0  # epochs completed
+    step: int = 0  # batches trained on (a skipped non-finite batch counts too)
+    batch: int = 0  # batches of the current epoch done; 0 between epochs
+    best: float = math.inf  # best score so far (see is_new_best)
+    best_epoch: int = 0  # 0: no epoch has ended yet
+    seen: int = 0  # examples summed into the current epoch's terms
+    skipped: int = 0  # non-finite batches skipped in the current epoch (train.nonfinite=skip)
+    terms: list = field(default_factory=list)  # names of the summed loss terms, "loss" first
+    sums: torch.Tensor | None = None  # [1 + terms] the epoch's terms summed over examples (device)
+    epoch_start: torch.Tensor | None = None  # the data generator's state when the epoch began
+
+    def plain(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k not in ("sums", "epoch_start")}
+
+    @classmethod
+    def from_plain(cls, plain: dict) -> "Progress":
+        kinds = {"best": (int, float), "terms": list}
+        names = [f.name for f in fields(cls) if f.name not in ("sums", "epoch_start")]
+        if not isinstance(plain, dict) or any(not isinstance(plain.get(n), kinds.get(n, int)) for n in names):
+            raise RunError(f"the checkpoint's progress record is malformed: {str(plain)[:80]}")
+        return cls(**{n: plain[n] for n in names})
+
+    def start_epoch(self, data_generator: torch.Generator) -> None:
+        """Before the epoch's first batch: remember where its data order comes from."""
+        self.batch, self.seen, self.skipped, self.sums = 0, 0, 0, None
+        self.epoch_start = data_generator.get_state()
+
+    def finish_epoch(self) -> None:
+        """After the epoch's last batch and its record."""
+        self.epoch, self.batch, self.seen, self.skipped, self.sums, self.epoch_start = self.epoch + 1, 0, 0, 0, None, None
+
+
+def is_new_best(progress: Progress, record: dict, objective_is_final: bool) -> bool:
+    """Whether this epoch's weights become the best; updates progress.best and .best_epoch.
+
+    Best = lowest held-out loss (training loss when nothing is held out); a non-finite
+    score never is. While the objective is not final (a KL warm-up still raises beta),
+    losses of different epochs measure different things, so the latest epoch is taken.
     """
     score = record["val/loss"] if "val/loss" in record else record["train/loss"]
-    if objective_is_final and score >= state["best"]:
+    if not math.isfinite(score) or (objective_is_final and score >= progress.best):
         return False
-    state.update(best=score if objective_is_final else math.inf, best_epoch=record["epoch"])
+    progress.best, progress.best_epoch = (score if objective_is_final else math.inf), record["epoch"]
     return True
 
 
 class Checkpointer:
-    """Saves and restores one training run in `run_dir`: weights (last and best), optimizer,
-    LR schedule, data-order generator, RNG state, and the counters in `state`
-    (epoch, step, best score, best epoch), which the training loop updates.
+    """Saves and restores one training run in `run_dir`: weights (current and best),
+    optimizer, data generator, RNG states and the Progress, all in checkpoint.safetensors.
 
-    Writing the optimizer state every short epoch costs several percent, so a checkpoint
-    is written at most every `every_seconds`, always after the last epoch, and when
-    `save` is called (the loop calls it on Ctrl-C). The best weights are copied in memory
-    when they become best and written with the next checkpoint.
+    A checkpoint is due every `every_seconds` or every `every_steps` steps (0: by time
+    only), whichever comes first; the loop also saves one before the first step, after
+    the last epoch, and on Ctrl-C. The caller holds the folder's lock (folder_lock.py).
     """
 
-    def __init__(self, run_dir: Path, model: torch.nn.Module, optimizer, schedule, generator: torch.Generator,
-                 meta: dict, every_seconds: float):
-        self.run_dir, self.model, self.meta, self.every_seconds = Path(run_dir), model, meta, every_seconds
-        self.optimizer, self.schedule, self.generator = optimizer, schedule, generator
-        self.state = {"epoch": 0, "step": 0, "best": math.inf, "best_epoch": 0}
-        self.best_weights: dict | None = None  # best weights not yet written (a copy, taken when they were best)
-        self.last_write = time.monotonic()
+    def __init__(self, run_dir: Path, model: torch.nn.Module, optimizer, generator: torch.Generator,
+                 meta: dict, every_seconds: float, every_steps: int = 0):
+        self.run_dir, self.model, self.optimizer, self.generator = Path(run_dir), model, optimizer, generator
+        self.meta, self.every_seconds, self.every_steps = meta, every_seconds, every_steps
+        self.progress = Progress()
+        self.best_weights: dict | None = None  # a copy of the best epoch's weights, once there is one
+        self.saved_step, self.saved_time = 0, time.monotonic()
 
-    def start(self, resume: bool, config: dict) -> None:
-        """Restore the run from its folder (resume), or begin an empty one; write config.yaml."""
+    def start(self, resume: bool, config: dict, epochs: int) -> None:
+        """Restore the run from its checkpoint (resume), or begin an empty one; write config.yaml.
+
+        Resuming a folder whose run never reached its first checkpoint starts it afresh.
+        A fresh start removes what an earlier run left in the folder first.
+        """
+        resume = resume and self._has_checkpoint()
         if resume:
             self._restore()
+            if epochs < self.progress.epoch:
+                raise ConfigError(f"train.epochs={epochs}, but the run has already completed {self.progress.epoch} epochs")
         else:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / METRICS).unlink(missing_ok=True)
+            for name in (CHECKPOINT, LAST, BEST, LEGACY_STATE, METRICS, CONFIG):
+                (self.run_dir / name).unlink(missing_ok=True)
         atomic_write(self.run_dir / CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(config, sort_keys=False)))
-        self.last_write = time.monotonic()
+        crash_point("config:written")
+        if not resume:
+            self.save()  # before the first step: a run killed at any later point can resume
 
-    def _restore(self) -> None:
-        if not (self.run_dir / STATE).exists():
-            raise RunError(f"{self.run_dir} has no {STATE} to resume from")
-        saved = load_state(self.run_dir / STATE)
-        load_weights(self.model, self.run_dir / LAST)
-        self.optimizer.load_state_dict(saved["optimizer"])
-        if self.schedule is not None:
-            self.schedule.load_state_dict(saved["schedule"])
-        self.generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        self.state = {k: saved[k] for k in self.state}
-        # drop metric lines of epochs after the checkpoint (written before a crash)
-        kept = [r for r in read_jsonl(self.run_dir / METRICS) if r["epoch"] <= self.state["epoch"]]
-        rewrite_jsonl(self.run_dir / METRICS, kept)
-        logging.getLogger("vaelab").info("resuming %s at epoch %d, step %d", self.run_dir, self.state["epoch"], self.state["step"])
+    def _has_checkpoint(self) -> bool:
+        if (self.run_dir / CHECKPOINT).is_file():
+            return True
+        if (self.run_dir / LEGACY_STATE).exists():
+            raise RunError(f"{self.run_dir} was trained by vaelab 0.1, whose trainer state ({LEGACY_STATE}) is a pickle "
+                           f"that vaelab no longer opens: it cannot be resumed (its weights still load)")
+        log.info("%s has no checkpoint yet: starting the run from the beginning", self.run_dir)
+        return False
 
-    def end_epoch(self, record: dict, objective_is_final: bool, last: bool) -> None:
-        """Count the epoch, keep its weights if they are the best, append its metrics line,
-        and write a checkpoint if this is the `last` epoch or one is due."""
-        self.state["epoch"] = record["epoch"]
-        if is_new_best(self.state, record, objective_is_final):
+    def due(self) -> bool:
+        """Whether the next checkpoint is due (by steps or by time since the last one)."""
+        if self.every_steps and self.progress.step - self.saved_step >= self.every_steps:
+            return True
+        return time.monotonic() - self.saved_time >= self.every_seconds
+
+    def end_epoch(self, record: dict, objective_is_final: bool) -> None:
+        """Keep the epoch's weights if they are the best, and append its metrics line."""
+        if is_new_best(self.progress, record, objective_is_final):
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        append_jsonl(self.run_dir / METRICS, record)  # before the checkpoint: see _restore
-        if last or time.monotonic() - self.last_write >= self.every_seconds:
-            self.save()
+        append_jsonl(self.run_dir / METRICS, record)  # before the checkpoint: a resume drops lines after it
+        crash_point("metrics:appended")
 
     def save(self) -> None:
-        """Write the checkpoint now: last (and pending best) weights, then the trainer state."""
-        state, meta = self.state, self.meta
-        save_weights(self.model.state_dict(), self.run_dir / LAST, epoch=state["epoch"], **meta)
-        if self.best_weights is not None and state["best_epoch"] == state["epoch"]:
-            same_file(self.run_dir / LAST, self.run_dir / BEST)  # no second serialisation
-        elif self.best_weights is not None:
-            save_weights(self.best_weights, self.run_dir / BEST, epoch=state["best_epoch"], **meta)
-        self.best_weights = None
-        full = {
-            **state,
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict() if self.schedule is not None else None,
-            "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-        }
-        save_state(full, self.run_dir / STATE)
-        self.last_write = time.monotonic()
+        """Write the checkpoint now, as one file replacing the previous one in one rename."""
+        crash_point("checkpoint:begin")
+        p = self.progress
+        tensors = {MODEL + k: v for k, v in self.model.state_dict().items()}
+        if self.best_weights is not None and not (p.best_epoch == p.epoch and p.batch == 0):
+            tensors.update({BEST_WEIGHTS + k: v for k, v in self.best_weights.items()})
+        weights = self.model.state_dict()  # buffers outside it: the epoch's running statistics
+        tensors.update({BUFFERS + k: v for k, v in self.model.named_buffers() if k not in weights})
+        skeleton = flatten(self.optimizer.state_dict(), "optimizer", tensors)
+        tensors.update(_rng_tensors(self.generator))
+        for name, value in (("epoch/sums", p.sums), ("rng/epoch_start", p.epoch_start)):
+            if value is not None:
+                tensors[name] = value
+        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        metadata = {"format": FORMAT, **{k: json.dumps(v) for k, v in self.meta.items()}, "epoch": json.dumps(p.epoch),
+                    "progress": json.dumps(p.plain()), "optimizer": json.dumps(skeleton)}
 
-    def has_weights(self) -> bool:
-        return (self.run_dir / LAST).exists()
+        def write(tmp: Path) -> None:
+            save_file(tensors, str(tmp), metadata=metadata)
+            crash_point("checkpoint:written")
+
+        atomic_write(self.run_dir / CHECKPOINT, write)
+        crash_point("checkpoint:committed")
+        self.saved_step, self.saved_time = p.step, time.monotonic()
+
+    def _restore(self) -> None:
+        path = self.run_dir / CHECKPOINT
+        meta = read_metadata(path)
+        if meta.get("model") != self.meta.get("model"):
+            raise RunError(f"{path} holds a {meta.get('model')!r} run, not a {self.meta.get('model')!r} one")
+        tensors = read_tensors(path)
+        put_weights(self.model, {k[len(MODEL):]: v for k, v in tensors.items() if k.startswith(MODEL)}, path)
+        progress = Progress.from_plain(meta.get("progress"))
+        try:
+            self.optimizer.load_state_dict(unflatten(meta.get("optimizer"), tensors))
+            _set_rng(tensors, self.generator)
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise RunError(f"{path}: the optimizer or random state does not fit this run ({str(e).splitlines()[0]})") from None
+        device = module_device(self.model)
+        for name, buffer in self.model.named_buffers():
+            saved = tensors.get(BUFFERS + name)
+            if saved is not None and saved.shape == buffer.shape:
+                buffer.copy_(saved)
+        progress.sums = tensors["epoch/sums"].to(device) if "epoch/sums" in tensors else None
+        progress.epoch_start = tensors.get("rng/epoch_start")
+        self.progress = progress
+        best = {k[len(BEST_WEIGHTS):]: v.to(device) for k, v in tensors.items() if k.startswith(BEST_WEIGHTS)}
+        if best or progress.best_epoch:  # no best/*: the best weights are the model's own
+            self.best_weights = best or {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        kept = [r for r in read_jsonl(self.run_dir / METRICS, cut_short_ok=True) if r["epoch"] <= progress.epoch]
+        rewrite_jsonl(self.run_dir / METRICS, kept)  # lines after the checkpoint go
+        self.saved_step = progress.step
+        log.info("resuming %s at epoch %d, step %d", self.run_dir, progress.epoch + (progress.batch > 0), progress.step)
+
+    def export(self) -> None:
+        """Write last.safetensors and best.safetensors, the weights alone, from the committed checkpoint."""
+        path = self.run_dir / CHECKPOINT
+        progress = Progress.from_plain(read_metadata(path).get("progress"))
+        model = read_tensors(path, MODEL)
+        save_weights(model, self.run_dir / LAST, epoch=progress.epoch, **self.meta)
+        crash_point("export:last")
+        best = read_tensors(path, BEST_WEIGHTS) or model
+        save_weights(best, self.run_dir / BEST, epoch=progress.best_epoch or progress.epoch, **self.meta)
+        crash_point("export:best")
+
+
+def _rng_tensors(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """torch's global RNG, CUDA's (when in use) and the data generator, as uint8 tensors."""
+    tensors = {"rng/torch": torch.get_rng_state(), "rng/data": generator.get_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors.update({f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return tensors
+
+
+def _set_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator) -> None:
+    torch.set_rng_state(tensors["rng/torch"])
+    generator.set_state(tensors["rng/data"])
+    cuda = [tensors[f"rng/cuda/{i}"] for i in range(len([k for k in tensors if k.startswith("rng/cuda/")]))]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def best_epoch(folder: Path) -> int | None:
+    """The epoch whose weights `load(folder, 'best')` gives (None when unknown): the checkpoint's
+    record, or the metadata of exported weights without a checkpoint."""
+    progress = checkpoint_progress(folder)
+    if progress is not None:
+        return progress.best_epoch or None
+    path = Path(folder) / BEST
+    return read_metadata(path).get("epoch") if path.is_file() else None
+
+
+def checkpoint_progress(folder: Path) -> Progress | None:
+    """The Progress recorded in a run folder's checkpoint, or None when there is none."""
+    path = Path(folder) / CHECKPOINT
+    return Progress.from_plain(read_metadata(path).get("progress")) if path.is_file() else None

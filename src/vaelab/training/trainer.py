@@ -1,32 +1,48 @@
-"""The training loop: a plain PyTorch loop over in-memory tensors.
+"""The training loop: a plain PyTorch loop over in-memory tensors that may stop anywhere.
 
-No per-step framework: the data are a uint8 tensor batched by index, and the loop does
-only forward, backward, step and a running sum of the loss terms (a device-side add;
-the progress bar reads them back every `log_every` steps). Everything that happens once
-an epoch (validation, metrics line, checkpoints) is outside the hot path.
+Each step does forward, backward, step and a device-side add of the loss terms, nothing
+more; every `log_every` steps one read-back updates the progress bar and checks the terms
+of those steps for NaN and infinity (so the check costs no host sync per step on a GPU).
+Everything that happens once an epoch (validation, metrics line) is outside the hot path.
+
+Stopping, and starting again where it stopped, is what the rest is for:
+- checkpoints (checkpoint.py) before the first step, every `checkpoint_seconds` or
+  `checkpoint_steps`, after the last epoch; each records the exact place in the
+  epoch's data order, so a resumed run (even one killed by SIGKILL) ends bit for bit where
+  an uninterrupted one does (on the CPU; GPU kernels need not be deterministic);
+- Ctrl-C takes effect at the next step boundary: the exact step is saved, then
+  KeyboardInterrupt is raised; a second Ctrl-C stops at once (the last checkpoint stands);
+- a non-finite loss term or weight stops training with TrainingDiverged, naming the
+  step, epoch and term, and keeps the last finite checkpoint as last and best;
+  `train.nonfinite=skip` skips such batches instead (one host sync a step) and counts them.
 
 `fit` drives any `Trainable` (an image model, the PixelCNN prior of a VQ-VAE alike);
 what to train on and where the run folder's other files come from is the run layer's
-business (vaelab.runs). Saving and resuming are the Checkpointer's (checkpoint.py).
+business (vaelab.runs).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from tqdm.auto import tqdm
 
 from vaelab.config import TrainConfig
-from vaelab.errors import CapabilityError
+from vaelab.crashpoints import crash_point
+from vaelab.errors import CapabilityError, TrainingDiverged
 from vaelab.models.base import Trainable
 from vaelab.nn.device import module_device
 from vaelab.training import checkpoint as ckpt
 from vaelab.training.epochs import EpochBatches
-from vaelab.training.optim import build_optimizer
+from vaelab.training.optim import build_optimizer, set_hyperparameters
 
 log = logging.getLogger("vaelab")
 
@@ -57,6 +73,7 @@ def average_terms(model: Trainable, epoch_batches: EpochBatches, seed: int = 0) 
             for k, v in {"loss": out.loss.detach(), **out.terms}.items():
                 sums[k] = sums.get(k, 0) + v * len(x)
             seen += len(x)
+            crash_point("validation")
     model.train(was_training)
     return {**{k: float(v) / seen for k, v in sums.items()}, **model.epoch_stats()}
 
@@ -66,90 +83,202 @@ def fit(
     t: TrainConfig,
     run_dir: Path,
     train_batches: EpochBatches,
-    steps_per_epoch: int,
     val_batches: EpochBatches | None,
     config: dict,
     meta: dict,
     resume: bool = False,
 ) -> TrainResult:
-    """Train `model` (forward(x, y) -> LossOutput) and keep everything in `run_dir`.
+    """Train `model` (forward(x, y) -> LossOutput) for `t.epochs` epochs in all, keeping
+    everything in `run_dir` (whose lock the caller holds: folder_lock.hold_folder).
 
-    resume=True continues from the run folder's checkpoint (`t.epochs` is the total, so
-    raising it extends a finished run). Checkpoints are written after the last epoch,
-    every `t.checkpoint_seconds` in between, and on Ctrl-C, which saves the current state
-    before re-raising KeyboardInterrupt: an interrupted run resumes where it stopped.
-    `config` is written as config.yaml; `meta` goes into the weights' metadata.
+    resume=True continues from the folder's checkpoint with the settings in `t` (a new
+    learning rate takes effect; more epochs extend a finished run). `config` is written as
+    config.yaml; `meta` goes into the weights' metadata. Raises KeyboardInterrupt after
+    saving on Ctrl-C, and TrainingDiverged on a non-finite loss or weight.
     """
     if not isinstance(model, Trainable):
         raise CapabilityError(f"fit trains a vaelab Trainable (forward -> LossOutput), not a {type(model).__name__}")
-    optimizer, schedule = build_optimizer(model, t, t.epochs * steps_per_epoch)
+    optimizer = build_optimizer(model, t)
     generator = torch.Generator().manual_seed(t.seed)  # data order and dynamic binarization
-    checkpoint = ckpt.Checkpointer(run_dir, model, optimizer, schedule, generator, meta, t.checkpoint_seconds)
-    checkpoint.start(resume, config)
-    state = checkpoint.state
-    writer = _tensorboard(checkpoint.run_dir) if t.tensorboard else None
-    model.train()
+    checkpoint = ckpt.Checkpointer(run_dir, model, optimizer, generator, meta, t.checkpoint_seconds, t.checkpoint_steps)
+    checkpoint.start(resume, config, t.epochs)
+    loop = _Loop(model, optimizer, generator, checkpoint, t, train_batches, val_batches)
     try:
-        while state["epoch"] < t.epochs:
-            epoch = state["epoch"] + 1
-            start = time.perf_counter()
-            model.reset_epoch_stats()
-            terms = _train_epoch(model, optimizer, schedule, train_batches, steps_per_epoch, t, generator, epoch, state)
-            record = {"epoch": epoch, "step": state["step"], "lr": optimizer.param_groups[0]["lr"]}
-            record.update({f"train/{k}": v for k, v in {**terms, **model.epoch_stats()}.items()})
-            record["train/seconds"] = time.perf_counter() - start
-            if val_batches is not None:
-                record.update({f"val/{k}": v for k, v in average_terms(model, val_batches).items()})
-            checkpoint.end_epoch(record, model.objective_is_final(), last=epoch == t.epochs)
-            if writer:
-                for k, v in record.items():
-                    writer.add_scalar(k, v, state["step"])
-            log.info("epoch %d/%d  %s", epoch, t.epochs, _summary(record))
-    except KeyboardInterrupt:
-        checkpoint.save()
+        with _CtrlC() as ctrl_c:
+            loop.run(ctrl_c)
+    except (KeyboardInterrupt, TrainingDiverged):
+        checkpoint.export()  # the last checkpoint's weights, finite, as last and best
         raise
     finally:
-        if writer:
-            writer.close()
-    if not checkpoint.has_weights():
-        checkpoint.save()  # a run with nothing to train (epochs=0) still gets loadable weights
+        loop.close()
+    checkpoint.export()
     return TrainResult(model, checkpoint.run_dir, ckpt.read_jsonl(checkpoint.run_dir / ckpt.METRICS))
 
 
-def _train_epoch(model, optimizer, schedule, train_batches, steps, t: TrainConfig, generator, epoch, state) -> dict[str, float]:
-    device = module_device(model)
-    names: list[str] = []
-    sums = None  # running sum of [loss, *terms] weighted by batch size, one tensor: one add a step
-    seen = 0
-    bar = tqdm(
-        total=steps,
-        desc=f"epoch {epoch}/{t.epochs}",
-        disable=None if t.progress else True,  # None: no bar when stderr is not a terminal
-        leave=False,
-        dynamic_ncols=True,
-    )
-    for i, (x, y) in enumerate(train_batches(generator, True)):
-        x, y = x.to(device, non_blocking=True), None if y is None else y.to(device, non_blocking=True)
-        out = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
+class _Loop:
+    """The epochs and steps of one `fit`, and the checks between them."""
+
+    def __init__(self, model, optimizer, generator, checkpoint: ckpt.Checkpointer, t: TrainConfig,
+                 train_batches: EpochBatches, val_batches: EpochBatches | None):
+        self.model, self.optimizer, self.generator, self.checkpoint, self.t = model, optimizer, generator, checkpoint, t
+        self.train_batches, self.val_batches = train_batches, val_batches
+        self.progress = checkpoint.progress
+        self.device = module_device(model)
+        self.total_steps = t.epochs * train_batches.num_batches
+        self.unchecked: list[torch.Tensor] = []  # each step's [loss, *terms] not yet checked for NaN/inf
+        self.writer = _tensorboard(checkpoint.run_dir) if t.tensorboard else None
+        self.epoch_started = time.perf_counter()
+        set_hyperparameters(optimizer, t, self.progress.step, self.total_steps)  # the config's, after a resume too
+
+    def run(self, ctrl_c: "_CtrlC") -> None:
+        self.model.train()
+        while self.progress.epoch < self.t.epochs:
+            self.train_epoch(ctrl_c)
+            record = self.end_epoch()
+            if self.progress.epoch == self.t.epochs or self.checkpoint.due() or ctrl_c.pressed:
+                self.save()
+            crash_point("epoch:end")
+            if ctrl_c.pressed:
+                raise KeyboardInterrupt
+            log.info("epoch %d/%d  %s", record["epoch"], self.t.epochs, _summary(record))
+
+    def train_epoch(self, ctrl_c: "_CtrlC") -> None:
+        p, data = self.progress, self.train_batches
+        if p.batch == 0:
+            p.start_epoch(self.generator)
+            self.model.reset_epoch_stats()
+            order = data.order(self.generator, True)
+        else:  # resumed mid-epoch: the same order, redrawn from the generator's state at the epoch's start
+            start = torch.Generator()
+            start.set_state(p.epoch_start)
+            order = data.order(start, True)
+        self.epoch_started = time.perf_counter()
+        bar = tqdm(total=data.num_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{self.t.epochs}",
+                   disable=None if self.t.progress else True, leave=False, dynamic_ncols=True)
+        for i in range(p.batch, data.num_batches):
+            self.step(*data.batch(order, i, self.generator))
+            p.batch, p.step = i + 1, p.step + 1
+            if self.t.lr_schedule != "constant":
+                set_hyperparameters(self.optimizer, self.t, p.step, self.total_steps)
+            crash_point("step")
+            if ctrl_c.pressed:
+                self.save()
+                raise KeyboardInterrupt
+            if p.step % self.t.log_every == 0:
+                self.check_finite()
+                if not bar.disable and p.sums is not None:
+                    bar.set_postfix({k: f"{v / p.seen:.2f}" for k, v in zip(p.terms, p.sums.tolist())}, refresh=False)
+            if self.checkpoint.due():
+                self.save()
+            bar.update()
+        bar.close()
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+        x, y = x.to(self.device, non_blocking=True), None if y is None else y.to(self.device, non_blocking=True)
+        out = self.model(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
-        if t.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-        state["step"] += 1
-        values = torch.stack([out.loss.detach(), *out.terms.values()])
-        if sums is None:
-            names, sums = ["loss", *out.terms], values * len(x)
+        values = torch.stack([out.loss.detach(), *out.terms.values()])  # [1 + terms]
+        p = self.progress
+        if self.t.nonfinite == "skip" and not self.finite_update(values):
+            p.skipped += 1
+            return
+        if self.t.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
+        self.optimizer.step()
+        if p.sums is None:
+            p.terms, p.sums = ["loss", *out.terms], values * len(x)
         else:
-            sums.add_(values, alpha=len(x))
-        seen += len(x)
-        if not bar.disable and (i + 1) % t.log_every == 0:
-            bar.set_postfix({k: f"{v / seen:.2f}" for k, v in zip(names, sums.tolist())}, refresh=False)
-        bar.update()
-    bar.close()
-    return {k: v / seen for k, v in zip(names, sums.tolist())}
+            p.sums.add_(values, alpha=len(x))
+        p.seen += len(x)
+        if self.t.nonfinite == "stop":
+            self.unchecked.append(values)
+
+    def finite_update(self, values: torch.Tensor) -> bool:
+        """Whether the loss terms and the gradients are all finite (reads back: one sync)."""
+        grads = [q.grad for q in self.model.parameters() if q.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=values.device)
+        return bool(torch.isfinite(values).all() & torch.isfinite(norm))
+
+    def check_finite(self) -> None:
+        """Stop if a loss term of the steps since the last check is NaN or infinite (one read-back)."""
+        if not self.unchecked:
+            return
+        block = torch.stack(self.unchecked)  # [steps, 1 + terms]
+        self.unchecked = []
+        bad = ~torch.isfinite(block)
+        if bool(bad.any()):
+            row, col = (int(i) for i in bad.nonzero()[0])
+            step = self.progress.step - len(block) + row + 1
+            self.diverged(f"the loss term {self.progress.terms[col]!r} is {float(block[row, col])} at step {step}")
+
+    def diverged(self, what: str) -> NoReturn:
+        raise TrainingDiverged(
+            f"training diverged in epoch {self.progress.epoch + 1}: {what}; stopped, keeping the last finite "
+            f"checkpoint (step {self.checkpoint.saved_step}) as last and best. Try a lower train.lr, "
+            f"train.grad_clip, or train.nonfinite=skip"
+        )
+
+    def save(self) -> None:
+        """A checkpoint, after checking that it holds nothing non-finite."""
+        self.check_finite()
+        weights = [v for v in self.model.state_dict().values() if v.is_floating_point()]
+        if weights and not bool(torch.stack([torch.isfinite(w).all() for w in weights]).all()):
+            self.diverged(f"a weight became NaN or infinite by step {self.progress.step}")
+        self.checkpoint.save()
+
+    def end_epoch(self) -> dict:
+        """The epoch's metrics record (training terms, held-out terms), counted by the checkpointer."""
+        self.check_finite()
+        p = self.progress
+        record = {"epoch": p.epoch + 1, "step": p.step, "lr": self.optimizer.param_groups[0]["lr"]}
+        sums = p.sums.tolist() if p.sums is not None else [math.nan]  # nan: every batch was skipped
+        record.update({f"train/{k}": v / max(p.seen, 1) for k, v in zip(p.terms or ["loss"], sums)})
+        record.update({f"train/{k}": v for k, v in self.model.epoch_stats().items()})
+        if self.t.nonfinite == "skip":
+            record["train/skipped"] = p.skipped
+        record["train/seconds"] = time.perf_counter() - self.epoch_started
+        if self.val_batches is not None:
+            held_out = average_terms(self.model, self.val_batches)
+            bad = [k for k, v in held_out.items() if not math.isfinite(v)]
+            if bad:
+                self.diverged(f"the held-out {bad[0]!r} is {held_out[bad[0]]} after the epoch")
+            record.update({f"val/{k}": v for k, v in held_out.items()})
+        p.finish_epoch()
+        self.checkpoint.end_epoch(record, self.model.objective_is_final())
+        if self.writer:
+            for k, v in record.items():
+                self.writer.add_scalar(k, v, p.step)
+        return record
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+class _CtrlC:
+    """Ctrl-C (SIGINT) while training: the first asks the loop to save at the next step
+    boundary and stop; a second one stops at once. Only in the main thread (where Python
+    delivers signals); elsewhere Ctrl-C keeps its usual effect."""
+
+    def __init__(self):
+        self.pressed, self.previous, self.installed = False, None, False
+
+    def __enter__(self) -> "_CtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self.previous, self.installed = signal.getsignal(signal.SIGINT), True
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+        log.warning("Ctrl-C: saving after this step (press again to stop at once)")
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous if self.previous is not None else signal.SIG_DFL)
 
 
 def _summary(record: dict) -> str:

@@ -34,17 +34,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vaelab.config import at_least, odd_at_least
 from vaelab.errors import ConfigError
 from vaelab.models.base import CodePrior, LossOutput, Trainable, class_labels
 
 
 @dataclass
 class PixelCNNConfig:
-    channels: int = 64  # feature maps in each stack
-    layers: int = 8  # gated layers after the first (mask A) one
-    kernel_size: int = 5  # odd; the vertical kernel is (k//2 + 1) x k, the horizontal 1 x (k//2 + 1)
-    num_classes: Optional[int] = None  # class-conditional prior when set
-    embedding_dim: int = 32  # size of the learned embedding of each code
+    channels: int = at_least(1, default=64)  # feature maps in each stack
+    layers: int = at_least(0, default=8)  # gated layers after the first (mask A) one
+    kernel_size: int = odd_at_least(3, default=5)  # the vertical kernel is (k//2 + 1) x k, the horizontal 1 x (k//2 + 1)
+    num_classes: Optional[int] = at_least(1, default=None)  # class-conditional prior when set
+    embedding_dim: int = at_least(1, default=32)  # size of the learned embedding of each code
 
 
 def shift_down(x: Tensor) -> Tensor:
