@@ -18,7 +18,7 @@ from vaelab.runs import run_config, train
 from vaelab.training import checkpoint as ckpt
 from vaelab.training import hold_folder
 
-from test_training import toy_config, toy_data
+from test_training import toy_config, toy_data, train_until_ctrl_c
 
 
 def weights(run, prefix=ckpt.MODEL):
@@ -117,7 +117,9 @@ def test_a_nan_between_checks_is_found_with_its_exact_step(tmp_path, monkeypatch
     with pytest.raises(TrainingDiverged, match=r"in epoch 2: the loss term 'loss' is nan at step 9;"):
         train(toy_config("train.log_every=5"), tmp_path / "run", data=toy_data())
     progress = ckpt.checkpoint_progress(tmp_path / "run")
-    assert progress.step < 9 and [r["epoch"] for r in ckpt.read_jsonl(tmp_path / "run" / ckpt.METRICS)] == [1]
+    assert progress.step < 9
+    # epoch 1 ended, but no checkpoint after it was due: its line goes with its weights
+    assert [r["epoch"] for r in ckpt.read_jsonl(tmp_path / "run" / ckpt.METRICS)] == list(range(1, progress.epoch + 1))
 
 
 def test_skip_mode_skips_and_counts_non_finite_batches(tmp_path, monkeypatch):
@@ -137,7 +139,7 @@ def test_resume_overrides_take_effect_or_are_refused_by_name(tmp_path):
     for key, value in (("train.batch_size", 16), ("model.latent_dim", 5), ("train.seed", 1), ("data.binarize", "static")):
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             train(toy_config(f"{key}={value}", "train.epochs=4"), run, resume=True, data=toy_data())
-    with pytest.raises(ConfigError, match="already completed 3 epochs"):
+    with pytest.raises(ConfigError, match=r"already in \(or past\) epoch 3"):
         train(toy_config("train.epochs=2", "train.lr=1e-4"), run, resume=True, data=toy_data())
     assert run_config(run).train.epochs == 3  # refused: nothing rewritten
 
@@ -163,11 +165,12 @@ def test_a_second_trainer_on_a_locked_folder_fails_at_once(tmp_path):
 def test_stale_temporaries_are_removed_at_the_next_start(tmp_path):
     run = tmp_path / "run"
     train(toy_config("train.epochs=1"), run, data=toy_data())
-    stale = [run / ".checkpoint.safetensors.abc123.tmp", run / ".metrics.jsonl.x.tmp"]
-    for path in stale:
+    stale = [run / ".checkpoint.safetensors.abc123.tmp", run / ".metrics.jsonl.x_y.tmp"]
+    others = run / ".evaluation.json.q1w2.tmp"  # a reader's write in progress: not the trainer's to remove
+    for path in [*stale, others]:
         path.write_bytes(b"half a file")
     train(toy_config("train.epochs=2"), run, resume=True, data=toy_data())
-    assert not any(path.exists() for path in stale)
+    assert not any(path.exists() for path in stale) and others.exists()
 
 
 def test_the_checkpoint_is_one_safetensors_file_of_data(tmp_path):
@@ -212,3 +215,22 @@ def test_a_metrics_line_cut_short_by_a_kill_is_dropped_on_resume_and_nothing_els
     (run / ckpt.METRICS).write_text("not json\n" + good)  # not a cut-short last line: refused
     with pytest.raises(RunError, match="not a metrics file"):
         train(toy_config("train.epochs=3"), run, resume=True, data=toy_data())
+
+
+def test_starting_over_in_a_run_folder_removes_what_the_old_run_left(tmp_path):
+    run = tmp_path / "run"
+    train(toy_config("train.epochs=1"), run, data=toy_data())
+    (run / "prior").mkdir()
+    (run / "prior" / ckpt.CHECKPOINT).write_bytes(b"the old model's code prior")
+    (run / "evaluation.json").write_text("{}")
+    train(toy_config("train.epochs=1", "model.latent_dim=3"), run, data=toy_data())
+    assert not (run / "prior").exists() and not (run / "evaluation.json").exists()
+    assert run_config(run).model.latent_dim == 3
+
+
+def test_a_run_stopped_mid_epoch_cannot_resume_with_fewer_epochs_than_it_started(tmp_path, monkeypatch):
+    train_until_ctrl_c(toy_config(), tmp_path / "run", monkeypatch, at_step=8)  # epoch 2 of 4, 6 steps an epoch
+    with pytest.raises(ConfigError, match=r"already in \(or past\) epoch 2"):
+        train(toy_config("train.epochs=1"), tmp_path / "run", resume=True, data=toy_data())
+    result = train(toy_config("train.epochs=2"), tmp_path / "run", resume=True, data=toy_data())
+    assert [r["epoch"] for r in result.history] == [1, 2]

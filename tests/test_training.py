@@ -61,22 +61,26 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     assert resumed.history[-1]["val/loss"] == straight.history[-1]["val/loss"]
 
 
-def test_ctrl_c_saves_the_exact_step_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path, monkeypatch):
-    straight = train(toy_config(), tmp_path / "straight", data=toy_data())
-    calls = {"n": 0}
-    original = torch.optim.Adam.step
+def train_until_ctrl_c(cfg, run, monkeypatch, at_step: int):
+    """Train with a real SIGINT sent right after optimizer step `at_step`; expects the interrupt."""
+    original, calls = torch.optim.Adam.step, {"n": 0}
 
     def step_then_ctrl_c(self, *args, **kwargs):
         calls["n"] += 1
         result = original(self, *args, **kwargs)
-        if calls["n"] == 10:  # in the middle of epoch 2 (6 steps an epoch): a real SIGINT
+        if calls["n"] == at_step:
             signal.raise_signal(signal.SIGINT)
         return result
 
     monkeypatch.setattr(torch.optim.Adam, "step", step_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        train(toy_config(), tmp_path / "run", data=toy_data())
+        train(cfg, run, data=toy_data())
     monkeypatch.setattr(torch.optim.Adam, "step", original)
+
+
+def test_ctrl_c_saves_the_exact_step_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    straight = train(toy_config(), tmp_path / "straight", data=toy_data())
+    train_until_ctrl_c(toy_config(), tmp_path / "run", monkeypatch, at_step=10)  # mid-epoch 2 (6 steps an epoch)
     progress = ckpt.checkpoint_progress(tmp_path / "run")
     assert (progress.epoch, progress.step, progress.batch) == (1, 10, 4)
     result = train(toy_config(), tmp_path / "run", resume=True, data=toy_data())

@@ -28,7 +28,7 @@ MAX_K = 10_000  # evaluate --k: the IS-NLL holds 32 x k x latent_dim noise value
 MIN_GENERATED = 4  # evaluate --samples: precision/recall compare each with its 3 nearest neighbours
 MAX_GENERATED = 50_000  # evaluate --samples: all are held in memory as float images
 MAX_SEED = 2**32 - 1  # --seed: 32 bits, what every random generator takes
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf")  # what plots/grid.py writes
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf")  # = plots.grid.PICTURE_SUFFIXES, without importing torch here
 NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 
 
@@ -46,12 +46,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_config(config_path, overrides)
         run_dir = Path(args.out) if args.out else Path("runs") / config_path.stem
         check_run_folder_path(run_dir)
-        if any((run_dir / name).exists() for name in (ckpt.CHECKPOINT, ckpt.LEGACY_STATE)) and not args.overwrite:
+        if any((run_dir / name).exists() for name in ckpt.RUN_FILES) and not args.overwrite:
             raise _usage(f"{run_dir} already holds a run: --resume {run_dir} continues it, --overwrite starts over")
     try:
         result = train(cfg, run_dir, resume=bool(args.resume))
     except KeyboardInterrupt:
-        print(f"interrupted: state saved in {run_dir}; continue with: vaelab train --resume {run_dir}", file=sys.stderr)
+        saved = "state saved" if (run_dir / ckpt.CHECKPOINT).exists() else "nothing trained yet"
+        print(f"interrupted: {saved} in {run_dir}; continue with: vaelab train --resume {run_dir}", file=sys.stderr)
         sys.exit(130)
     print(f"run folder: {result.run_dir}")
     for name in ("reconstructions.png", "samples.png"):
@@ -364,6 +365,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaelab", description="Train, sample and inspect autoencoders and VAEs.")
+    parser.set_defaults(overrides_in=None)  # the verbs that take key=value overrides name where they go
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_picture_verbs, _add_prior, _add_plot, _add_evaluate, _add_classifier, _add_report_and_info):
@@ -377,7 +379,7 @@ def _add_train(sub) -> None:
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", metavar="RUN", type=_run_folder, help="continue the run in this folder (overrides may follow)")
     p.add_argument("--overwrite", action="store_true", help="start over in a folder that already holds a run")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, overrides_in="items")
 
 
 def _run_parser(sub, name: str, help: str) -> argparse.ArgumentParser:
@@ -425,7 +427,7 @@ def _add_prior(sub) -> None:
     q.add_argument("run", metavar="RUN", type=_run_folder, help="a VQ-VAE run folder")
     q.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=30 conditional=true pixelcnn.layers=12")
     q.add_argument("--resume", action="store_true", help="continue RUN/prior/ where it stopped")
-    q.set_defaults(func=cmd_prior_train)
+    q.set_defaults(func=cmd_prior_train, overrides_in="overrides")
 
 
 def _add_plot(sub) -> None:
@@ -461,7 +463,7 @@ def _add_classifier(sub) -> None:
     q.add_argument("--epochs", type=_count(1), default=10, help="at least 1 (default 10)")
     q.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
     q.add_argument("--out", type=_output_folder, help="folder (default classifiers/<dataset>)")
-    q.set_defaults(func=cmd_classifier_train)
+    q.set_defaults(func=cmd_classifier_train, overrides_in="overrides")
 
 
 def _add_report_and_info(sub) -> None:
@@ -482,10 +484,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
-        where = next((k for k in ("items", "overrides") if k in vars(args)), None)
-        if where is None or any(e.startswith("-") or "=" not in e for e in extra):
+        if args.overrides_in is None or any(e.startswith("-") or "=" not in e for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        vars(args)[where] = [*vars(args)[where], *extra]
+        vars(args)[args.overrides_in] = [*vars(args)[args.overrides_in], *extra]
     return args
 
 

@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from vaelab.errors import ConfigError
 
 RULE = "vaelab.rule"  # the key of a field's metadata that holds its Rule
-MAX_SEED = 2**63 - 1  # torch takes seeds up to this
+MAX_SEED = 2**63 - 1  # the largest signed 64-bit integer: a seed any generator here takes
 MAX_IMAGE_SIZE = 1024  # the largest image side data.image_size may ask for
 SHAPES_MIN_SIZE = 16  # the shapes renderer draws nothing recognisable below this side
 FIXED_SIDES = {"mnist": 28, "fashion-mnist": 28, "cifar10": 32}  # datasets whose side data.image_size does not set
@@ -207,7 +207,8 @@ class TrainConfig:
     nonfinite: str = one_of("stop", "skip", default="stop")  # a NaN/inf loss term: stop (keep the last finite checkpoint) | skip the batch
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
-    log_every: int = at_least(1, default=20)  # steps between progress-bar refreshes
+    log_every: int = at_least(1, default=20)  # steps between progress-bar refreshes and NaN/inf checks
+    #   (each one read-back): a non-finite loss is found at most this many steps late, never saved
 
 
 @dataclass

@@ -40,11 +40,6 @@ def md5sum(path) -> str:
     return file_digests(path, ("md5",))["md5"]
 
 
-def sha256sum(path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    return file_digests(path, ("sha256",))["sha256"]
-
-
 def file_digests(path, algorithms) -> dict[str, str]:
     """{algorithm: hex digest} of a file for "sha256" and/or "md5", in one pass."""
     hashers = _hashers(algorithms)

@@ -43,7 +43,7 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
         raise RunError(f"{run} holds a {cfg.model.name!r} model: a code prior is for models with a grid of "
                        f"discrete codes per image (a VQ-VAE)")
     folder = run / PRIOR_DIR
-    with hold_folder(folder):
+    with hold_folder(folder, owned=ckpt.RUN_FILES):
         saved = read_yaml(folder / ckpt.CONFIG) if resume else None
         pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
         if resume:

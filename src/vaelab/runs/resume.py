@@ -1,10 +1,11 @@
 """What may change when a run resumes, and what may not.
 
 Overrides given with a resume either take effect or are refused by name, so that
-config.yaml always records what the run used. The pace of the optimisation and the
-bookkeeping may change (a new learning rate reaches the optimizer; more epochs extend the
-run and stretch a cosine schedule to the new end); what the weights, the data, or the
-order in which the run visits the data depend on may not.
+config.yaml always records what the run used. The optimizer's settings for the steps to
+come and the bookkeeping may change (a new learning rate or weight decay reaches the
+optimizer; more epochs extend the run and stretch a cosine schedule to the new end;
+gradient clipping and the NaN policy apply from the next step); what the model is, the
+data it sees, and the order in which the run visits them may not.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,9 +14,14 @@ from vaelab.data import DataSplits, ImageDataset, load_dataset
 from vaelab.models import GenerativeModel, build_model
 from vaelab.nn.device import pick_device
 from vaelab.plots.run_pictures import save_run_pictures
-from vaelab.runs.folder import run_config
+from vaelab.runs.folder import PRIOR_DIR, run_config
 from vaelab.runs.resume import check_resume_changes
 from vaelab.training import TrainResult, average_terms, dataset_epochs, fit, hold_folder
+from vaelab.training import checkpoint as ckpt
+
+PICTURES = ("reconstructions.png", "samples.png")
+OWNED = (*ckpt.RUN_FILES, *PICTURES)  # the files a trainer writes into its folder
+LEFT_BESIDE = (PRIOR_DIR, "evaluation.json", "tensorboard")  # what else a run's folder gathers
 
 
 def train(
@@ -34,9 +40,11 @@ def train(
     """
     run_dir = Path(run_dir)
     device = pick_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
-    with hold_folder(run_dir):
+    with hold_folder(run_dir, owned=OWNED):
         if resume:
             check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
+        else:
+            _start_over(run_dir)
         t = cfg.train
         torch.manual_seed(t.seed)
         data = data if data is not None else load_dataset(cfg.data)
@@ -58,6 +66,19 @@ def train(
         crash_point("pictures")
         save_run_pictures(model, shown, run_dir)
     return result
+
+
+def _start_over(run_dir: Path) -> None:
+    """A fresh start in a folder that held a run: what that run left beside its own files goes
+    too (a code prior would otherwise be attached to the new model); the Checkpointer clears the rest."""
+    if not any((run_dir / name).exists() for name in ckpt.RUN_FILES):
+        return
+    for name in LEFT_BESIDE:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def mean_terms(model: GenerativeModel, data: ImageDataset, cfg: RunConfig, seed: int = 0) -> dict[str, float]:

@@ -27,12 +27,14 @@ Nothing is pickled: safetensors, YAML and JSON are data, and reading them runs n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import yaml
@@ -51,6 +53,7 @@ LAST = "last.safetensors"
 BEST = "best.safetensors"
 METRICS = "metrics.jsonl"
 LEGACY_STATE = "trainer_state.pt"  # vaelab 0.1's trainer state: a pickle, never opened
+RUN_FILES = (CONFIG, CHECKPOINT, LAST, BEST, METRICS, LEGACY_STATE)  # what makes a folder a run folder
 FORMAT = "vaelab/1"
 MODEL, BEST_WEIGHTS, BUFFERS = "model/", "best/", "buffers/"  # name prefixes inside checkpoint.safetensors
 
@@ -64,25 +67,32 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: Path, **meta) -> Non
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
-def read_metadata(path: Path) -> dict:
-    """The metadata saved with weights or a checkpoint, JSON values decoded."""
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator:
+    """safe_open(path) (it reads the header only); a file it cannot read is a RunError."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
-        if raw.get("format") != FORMAT:
-            raise RunError(f"{path}: not a vaelab checkpoint (format {raw.get('format')!r})")
-        return {k: json.loads(v) for k, v in raw.items() if k != "format"}
-    except (SafetensorError, OSError, ValueError) as e:
+            yield f
+    except (SafetensorError, OSError) as e:
         raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+
+
+def read_metadata(path: Path) -> dict:
+    """The metadata saved with weights or a checkpoint, JSON values decoded."""
+    with _opened(path) as f:
+        raw = f.metadata() or {}
+    if raw.get("format") != FORMAT:
+        raise RunError(f"{path}: not a vaelab checkpoint (format {raw.get('format')!r})")
+    try:
+        return {k: json.loads(v) for k, v in raw.items() if k != "format"}
+    except ValueError as e:
+        raise RunError(f"{path}: its metadata is not JSON ({e})") from None
 
 
 def read_tensors(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
     """The tensors of a safetensors file whose names start with `prefix` (prefix removed), on the CPU."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
-    except (SafetensorError, OSError) as e:
-        raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+    with _opened(path) as f:
+        return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
 
 
 def load_weights(model: torch.nn.Module, path: Path, prefix: str = "") -> None:
@@ -108,7 +118,8 @@ def weights_source(folder: Path, which: str) -> tuple[Path, str] | None:
     """
     checkpoint = Path(folder) / CHECKPOINT
     if checkpoint.is_file():
-        best = which == "best" and any(k.startswith(BEST_WEIGHTS) for k in _tensor_names(checkpoint))
+        with _opened(checkpoint) as f:
+            best = which == "best" and any(k.startswith(BEST_WEIGHTS) for k in f.keys())
         return checkpoint, BEST_WEIGHTS if best else MODEL
     for name in [BEST, LAST] if which == "best" else [LAST]:
         if (Path(folder) / name).is_file():
@@ -116,25 +127,15 @@ def weights_source(folder: Path, which: str) -> tuple[Path, str] | None:
     return None
 
 
-def _tensor_names(path: Path) -> list[str]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return list(f.keys())
-    except (SafetensorError, OSError) as e:
-        raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
-
-
 def append_jsonl(path: Path, record: dict) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
 
 
-def read_jsonl(path: Path, cut_short_ok: bool = False) -> list[dict]:
-    """The epoch records of a metrics file ([] when there is none); RunError on a malformed line.
-
-    cut_short_ok: drop a last line that a kill cut short mid-write (no newline after it,
-    not JSON), as a resume does; any other malformed line is still an error.
-    """
+def read_jsonl(path: Path) -> list[dict]:
+    """The epoch records of a metrics file ([] when there is none). A last line that a kill
+    cut short mid-write (no newline after it, not JSON) is dropped; any other line that is
+    not an epoch record is a RunError."""
     if not Path(path).exists():
         return []
     try:
@@ -142,7 +143,7 @@ def read_jsonl(path: Path, cut_short_ok: bool = False) -> list[dict]:
     except (OSError, UnicodeDecodeError) as e:
         raise RunError(f"{path} is not a metrics file of JSON lines ({e})") from None
     lines = [line for line in text.splitlines() if line.strip()]
-    if cut_short_ok and lines and not text.endswith("\n") and not _is_json(lines[-1]):
+    if lines and not text.endswith("\n") and not _is_json(lines[-1]):
         lines.pop()
     try:
         records = [json.loads(line) for line in lines]
@@ -241,8 +242,9 @@ class Checkpointer:
         resume = resume and self._has_checkpoint()
         if resume:
             self._restore()
-            if epochs < self.progress.epoch:
-                raise ConfigError(f"train.epochs={epochs}, but the run has already completed {self.progress.epoch} epochs")
+            started = self.progress.epoch + (self.progress.batch > 0)
+            if epochs < started:
+                raise ConfigError(f"train.epochs={epochs}, but the run is already in (or past) epoch {started}")
         else:
             for name in (CHECKPOINT, LAST, BEST, LEGACY_STATE, METRICS, CONFIG):
                 (self.run_dir / name).unlink(missing_ok=True)
@@ -277,10 +279,11 @@ class Checkpointer:
         """Write the checkpoint now, as one file replacing the previous one in one rename."""
         crash_point("checkpoint:begin")
         p = self.progress
-        tensors = {MODEL + k: v for k, v in self.model.state_dict().items()}
+        weights = self.model.state_dict()
+        tensors = {MODEL + k: v for k, v in weights.items()}
         if self.best_weights is not None and not (p.best_epoch == p.epoch and p.batch == 0):
             tensors.update({BEST_WEIGHTS + k: v for k, v in self.best_weights.items()})
-        weights = self.model.state_dict()  # buffers outside it: the epoch's running statistics
+        # buffers outside the weights: the epoch's running statistics (a codebook's usage)
         tensors.update({BUFFERS + k: v for k, v in self.model.named_buffers() if k not in weights})
         skeleton = flatten(self.optimizer.state_dict(), "optimizer", tensors)
         tensors.update(_rng_tensors(self.generator))
@@ -323,15 +326,23 @@ class Checkpointer:
         best = {k[len(BEST_WEIGHTS):]: v.to(device) for k, v in tensors.items() if k.startswith(BEST_WEIGHTS)}
         if best or progress.best_epoch:  # no best/*: the best weights are the model's own
             self.best_weights = best or {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        kept = [r for r in read_jsonl(self.run_dir / METRICS, cut_short_ok=True) if r["epoch"] <= progress.epoch]
-        rewrite_jsonl(self.run_dir / METRICS, kept)  # lines after the checkpoint go
+        self.trim_metrics(progress.epoch)
         self.saved_step = progress.step
         log.info("resuming %s at epoch %d, step %d", self.run_dir, progress.epoch + (progress.batch > 0), progress.step)
+
+    def trim_metrics(self, epoch: int) -> None:
+        """Drop the metrics lines of epochs after `epoch` (those of the checkpoint), written
+        before a crash, a divergence or a second Ctrl-C: their weights were never kept. A
+        last line cut short by a kill goes too, so that the next line starts on its own."""
+        if (self.run_dir / METRICS).exists():
+            records = read_jsonl(self.run_dir / METRICS)
+            rewrite_jsonl(self.run_dir / METRICS, [r for r in records if r["epoch"] <= epoch])
 
     def export(self) -> None:
         """Write last.safetensors and best.safetensors, the weights alone, from the committed checkpoint."""
         path = self.run_dir / CHECKPOINT
         progress = Progress.from_plain(read_metadata(path).get("progress"))
+        self.trim_metrics(progress.epoch)
         model = read_tensors(path, MODEL)
         save_weights(model, self.run_dir / LAST, epoch=progress.epoch, **self.meta)
         crash_point("export:last")

@@ -26,12 +26,13 @@ TEMPORARY_SUFFIXES = (".tmp", ".part")  # what files.atomic_write leaves when ki
 
 
 @contextlib.contextmanager
-def hold_folder(folder: str | Path) -> Iterator[Path]:
+def hold_folder(folder: str | Path, owned: tuple[str, ...] = ()) -> Iterator[Path]:
     """Hold `folder`'s lock (creating the folder) for the duration of the block.
 
-    RunError at once if another process holds it. Temporary files of writes that a
-    killed process left half done are removed: with the lock held, nobody else can be
-    writing them.
+    RunError at once if another process holds it. Temporary files that a killed writer
+    left of the files named in `owned` are removed: with the lock held, nobody else can
+    be writing those (other files' temporaries may belong to a reader's own writes, such
+    as `vaelab evaluate` writing evaluation.json, which takes no lock).
     """
     folder = Path(folder)
     try:
@@ -41,7 +42,7 @@ def hold_folder(folder: str | Path) -> Iterator[Path]:
         raise RunError(f"cannot use {folder} as a run folder ({e.strerror or e})") from None
     try:
         _lock(handle, folder)
-        remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder, owned)
         yield folder
     finally:
         handle.close()  # releases the lock
@@ -57,15 +58,18 @@ def _lock(handle, folder: Path) -> None:
         holder = handle.read().strip() or "unknown"
         raise RunError(f"{folder} is in use by another vaelab process (pid {holder}); "
                        f"wait for it to finish or train into another folder") from None
+    except OSError as e:  # a file system without locks (some network mounts)
+        raise RunError(f"cannot lock {folder / LOCK} ({e.strerror or e}); train into a folder on a local disk") from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
     handle.flush()
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the hidden temporary files (.NAME.XXXX.tmp) that interrupted writes left in `folder`."""
-    stale = [p for p in folder.glob(".*") if p.is_file() and p.name.endswith(TEMPORARY_SUFFIXES)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return stale
+def remove_stale_temporaries(folder: Path, owned: tuple[str, ...]) -> None:
+    """Delete the hidden temporaries (.NAME.XXXX.tmp, files.atomic_write's) of the files named
+    in `owned` that interrupted writes left in `folder`."""
+    for path in folder.glob(".*"):
+        name = path.name[1:].rsplit(".", 2)[0]  # .checkpoint.safetensors.k3j9.tmp -> checkpoint.safetensors
+        if name in owned and path.name.endswith(TEMPORARY_SUFFIXES) and path.is_file():
+            path.unlink(missing_ok=True)

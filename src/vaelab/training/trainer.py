@@ -14,7 +14,9 @@ Stopping, and starting again where it stopped, is what the rest is for:
   KeyboardInterrupt is raised; a second Ctrl-C stops at once (the last checkpoint stands);
 - a non-finite loss term or weight stops training with TrainingDiverged, naming the
   step, epoch and term, and keeps the last finite checkpoint as last and best;
-  `train.nonfinite=skip` skips such batches instead (one host sync a step) and counts them.
+  `train.nonfinite=skip` skips such batches' optimizer steps instead (one host sync a step)
+  and counts them; what a forward pass updates by itself (an EMA codebook, a KL warm-up's
+  clock) is not rolled back.
 
 `fit` drives any `Trainable` (an image model, the PixelCNN prior of a VQ-VAE alike);
 what to train on and where the run folder's other files come from is the run layer's
@@ -65,7 +67,9 @@ def average_terms(model: Trainable, epoch_batches: EpochBatches, seed: int = 0) 
     model.reset_epoch_stats()
     sums: dict[str, torch.Tensor] = {}
     seen = 0
-    with torch.random.fork_rng(devices=[]):
+    # manual_seed seeds every device: fork the one in use too, or the training's CUDA
+    # noise would restart from the same state after every validation
+    with torch.random.fork_rng(devices=[device] if device.type != "cpu" else [], device_type=device.type):
         torch.manual_seed(seed)
         for x, y in epoch_batches(torch.Generator().manual_seed(seed), False):
             x, y = x.to(device), None if y is None else y.to(device)
@@ -138,7 +142,7 @@ class _Loop:
             if self.progress.epoch == self.t.epochs or self.checkpoint.due() or ctrl_c.pressed:
                 self.save()
             crash_point("epoch:end")
-            if ctrl_c.pressed:
+            if ctrl_c.pressed and self.progress.epoch < self.t.epochs:  # saved above; when done, just finish
                 raise KeyboardInterrupt
             log.info("epoch %d/%d  %s", record["epoch"], self.t.epochs, _summary(record))
 
@@ -201,20 +205,29 @@ class _Loop:
         return bool(torch.isfinite(values).all() & torch.isfinite(norm))
 
     def check_finite(self) -> None:
-        """Stop if a loss term of the steps since the last check is NaN or infinite (one read-back)."""
+        """Stop if a loss term of the steps since the last check is NaN or infinite.
+
+        One read-back: a NaN or inf stays in the epoch's running sums, so they tell whether
+        any step was bad; only then are the steps since the last check searched for it."""
         if not self.unchecked:
             return
+        p = self.progress
+        if bool(torch.isfinite(p.sums).all()):
+            self.unchecked.clear()
+            return
         block = torch.stack(self.unchecked)  # [steps, 1 + terms]
-        self.unchecked = []
-        bad = ~torch.isfinite(block)
-        if bool(bad.any()):
-            row, col = (int(i) for i in bad.nonzero()[0])
-            step = self.progress.step - len(block) + row + 1
-            self.diverged(f"the loss term {self.progress.terms[col]!r} is {float(block[row, col])} at step {step}")
+        bad = (~torch.isfinite(block)).nonzero()
+        if len(bad) == 0:  # every step finite, their sum not: terms beyond the float range
+            col = int((~torch.isfinite(p.sums)).nonzero()[0])
+            self.diverged(f"the loss term {p.terms[col]!r} grew beyond the float range by step {p.step}")
+        row, col = (int(i) for i in bad[0])
+        self.diverged(f"the loss term {p.terms[col]!r} is {float(block[row, col])} at step {p.step - len(block) + row + 1}")
 
     def diverged(self, what: str) -> NoReturn:
+        p = self.progress
+        epoch = p.epoch + (p.batch > 0)  # within an epoch, or the one just finished
         raise TrainingDiverged(
-            f"training diverged in epoch {self.progress.epoch + 1}: {what}; stopped, keeping the last finite "
+            f"training diverged in epoch {epoch}: {what}; stopped, keeping the last finite "
             f"checkpoint (step {self.checkpoint.saved_step}) as last and best. Try a lower train.lr, "
             f"train.grad_clip, or train.nonfinite=skip"
         )
