@@ -198,7 +198,12 @@ class TrainConfig:
     lr_schedule: str = one_of("constant", "cosine", default="constant")
     grad_clip: Optional[float] = above(0, default=None)  # max global grad norm; None = no clipping
     seed: int = random_seed()
-    device: str = matching(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, cuda, cuda:N or mps", default="auto")  # auto: cuda when available
+    device: str = matching(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, cuda, cuda:N or mps", default="auto")  # auto: cuda, else mps, else cpu
+    data_on_device: bool = True  # move the dataset to the device once (as uint8); false: keep it in host memory
+    precision: str = one_of("fp32", "bf16", "fp16", default="fp32")  # autocast for the training step (fp16 with a
+    #   gradient scaler); losses, quantizer distances and EMA statistics stay float32; validation runs in fp32
+    channels_last: bool = False  # conv models: NHWC memory layout (faster convolutions on recent GPUs)
+    compile: bool = False  # torch.compile the training step's model (the first steps compile: slow to start)
     eval_batch_size: int = at_least(1, default=500)
     checkpoint_seconds: float = at_least(0, default=60.0)  # a checkpoint at least this often (checked after every step),
     #   one before the first step, one after the last epoch and one on Ctrl-C: a crash loses at most

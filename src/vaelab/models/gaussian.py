@@ -18,7 +18,9 @@ def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)) per dimension, [B, D] (nats).
 
     KL_j = 0.5 * (mu_j^2 + exp(logvar_j) - 1 - logvar_j). Sum over j for the example's KL.
+    Computed in float32 even when the encoder ran in half precision (autocast).
     """
+    mu, logvar = mu.float(), logvar.float()
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 

@@ -22,7 +22,7 @@ class Bernoulli(nn.Module):
     """
 
     def nll(self, out: Tensor, x: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
+        return F.binary_cross_entropy_with_logits(out.float(), x, reduction="none").flatten(1).sum(1)  # float32 under autocast
 
     def mean(self, out: Tensor) -> Tensor:
         return torch.sigmoid(out)
@@ -59,7 +59,7 @@ class Gaussian(nn.Module):
 
     def nll(self, out: Tensor, x: Tensor) -> Tensor:
         log_c = self.log_variance.clamp(min=self.min_log_variance)
-        sq_error = (x - self.mean(out)).pow(2).flatten(1).sum(1)
+        sq_error = (x - self.mean(out).float()).pow(2).flatten(1).sum(1)  # float32 under autocast
         dims = x[0].numel()
         return 0.5 * sq_error / log_c.exp() + 0.5 * dims * (math.log(2 * math.pi) + log_c)
 

@@ -35,10 +35,15 @@ KERNELS: dict[str, Callable[..., Tensor]] = {"rbf": rbf_kernel, "imq": imq_kerne
 
 
 def mmd(x: Tensor, y: Tensor, kernel: str = "imq", scale: float = 1.0) -> Tensor:
-    """Unbiased estimate of MMD^2 between samples x [n, D] and y [m, D] (n, m >= 2)."""
+    """Unbiased estimate of MMD^2 between samples x [n, D] and y [m, D] (n, m >= 2), in
+    float32 (autocast off: the kernel sums cancel, half precision would not survive that)."""
     if kernel not in KERNELS:
         raise ConfigError(f"unknown MMD kernel {kernel!r}; use {' or '.join(KERNELS)}")
-    k = KERNELS[kernel]
+    with torch.autocast(x.device.type, enabled=False):
+        return _mmd(x.float(), y.float(), KERNELS[kernel], scale)
+
+
+def _mmd(x: Tensor, y: Tensor, k, scale: float) -> Tensor:
 
     def mean_off_diagonal(a: Tensor) -> Tensor:
         gram = k(a, a, scale)

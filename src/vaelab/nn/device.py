@@ -10,14 +10,16 @@ DEVICES = "auto, cpu, cuda, cuda:N or mps"
 
 
 def pick_device(name: str) -> torch.device:
-    """train.device as a torch.device: 'auto' is CUDA when available, else the CPU.
+    """train.device as a torch.device: 'auto' is CUDA when available, else Apple's MPS, else the CPU.
 
     A ConfigError (one line) refuses a name torch cannot parse, a device type other than
     cpu, cuda and mps, and a device this machine does not have (no CUDA, a CUDA index
     beyond its GPUs, no MPS).
     """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError, TypeError):

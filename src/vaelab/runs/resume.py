@@ -15,7 +15,8 @@ from typing import Iterator
 from vaelab.errors import ConfigError
 
 CHANGEABLE_TRAIN_KEYS = ("epochs", "lr", "weight_decay", "lr_schedule", "grad_clip", "device", "eval_batch_size",
-                         "checkpoint_seconds", "checkpoint_steps", "progress", "tensorboard", "log_every", "nonfinite")
+                         "checkpoint_seconds", "checkpoint_steps", "progress", "tensorboard", "log_every", "nonfinite",
+                         "data_on_device", "precision", "channels_last", "compile")  # the last four: how to compute
 CHANGEABLE = {f"train.{k}" for k in CHANGEABLE_TRAIN_KEYS} | {"data.root", "data.download"}
 
 

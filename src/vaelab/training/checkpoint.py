@@ -226,8 +226,11 @@ class Checkpointer:
     """
 
     def __init__(self, run_dir: Path, model: torch.nn.Module, optimizer, generator: torch.Generator,
-                 meta: dict, every_seconds: float, every_steps: int = 0):
+                 meta: dict, every_seconds: float, every_steps: int = 0, noise: torch.Generator | None = None,
+                 scaler: torch.amp.GradScaler | None = None):
         self.run_dir, self.model, self.optimizer, self.generator = Path(run_dir), model, optimizer, generator
+        self.noise = noise  # the data's own generator on an accelerator (dynamic binarization there), or None
+        self.scaler = scaler  # fp16's gradient scaler, or None
         self.meta, self.every_seconds, self.every_steps = meta, every_seconds, every_steps
         self.progress = Progress()
         self.best_weights: dict | None = None  # a copy of the best epoch's weights, once there is one
@@ -286,13 +289,15 @@ class Checkpointer:
         # buffers outside the weights: the epoch's running statistics (a codebook's usage)
         tensors.update({BUFFERS + k: v for k, v in self.model.named_buffers() if k not in weights})
         skeleton = flatten(self.optimizer.state_dict(), "optimizer", tensors)
-        tensors.update(_rng_tensors(self.generator))
+        tensors.update(_rng_tensors(self.generator, self.noise))
         for name, value in (("epoch/sums", p.sums), ("rng/epoch_start", p.epoch_start)):
             if value is not None:
                 tensors[name] = value
         tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         metadata = {"format": FORMAT, **{k: json.dumps(v) for k, v in self.meta.items()}, "epoch": json.dumps(p.epoch),
                     "progress": json.dumps(p.plain()), "optimizer": json.dumps(skeleton)}
+        if self.scaler is not None:
+            metadata["scaler"] = json.dumps(self.scaler.state_dict())  # plain numbers
 
         def write(tmp: Path) -> None:
             save_file(tensors, str(tmp), metadata=metadata)
@@ -312,7 +317,9 @@ class Checkpointer:
         progress = Progress.from_plain(meta.get("progress"))
         try:
             self.optimizer.load_state_dict(unflatten(meta.get("optimizer"), tensors))
-            _set_rng(tensors, self.generator)
+            if self.scaler is not None and isinstance(meta.get("scaler"), dict):
+                self.scaler.load_state_dict(meta["scaler"])
+            same_noise = _set_rng(tensors, self.generator, self.noise)
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
             raise RunError(f"{path}: the optimizer or random state does not fit this run ({str(e).splitlines()[0]})") from None
         device = module_device(self.model)
@@ -323,6 +330,10 @@ class Checkpointer:
         progress.sums = tensors["epoch/sums"].to(device) if "epoch/sums" in tensors else None
         progress.epoch_start = tensors.get("rng/epoch_start")
         self.progress = progress
+        if not same_noise and progress.batch > 0:
+            self.noise.manual_seed(progress.step)
+            log.warning("resuming mid-epoch on another device: the rest of this epoch's dynamic binarization "
+                        "differs from an uninterrupted run's (the data order does not)")
         best = {k[len(BEST_WEIGHTS):]: v.to(device) for k, v in tensors.items() if k.startswith(BEST_WEIGHTS)}
         if best or progress.best_epoch:  # no best/*: the best weights are the model's own
             self.best_weights = best or {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -351,17 +362,26 @@ class Checkpointer:
         crash_point("export:best")
 
 
-def _rng_tensors(generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """torch's global RNG, CUDA's (when in use) and the data generator, as uint8 tensors."""
+def _rng_tensors(generator: torch.Generator, noise: torch.Generator | None) -> dict[str, torch.Tensor]:
+    """torch's global RNG, CUDA's (when in use) and the data generators, as uint8 tensors."""
     tensors = {"rng/torch": torch.get_rng_state(), "rng/data": generator.get_state()}
+    if noise is not None:
+        tensors[f"rng/data_noise/{noise.device.type}"] = noise.get_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors.update({f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     return tensors
 
 
-def _set_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator) -> None:
+def _set_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator, noise: torch.Generator | None) -> bool:
+    """Restore the random states; False when the data's device generator could not be (the
+    run moved between devices): it is then reseeded at the next epoch."""
     torch.set_rng_state(tensors["rng/torch"])
     generator.set_state(tensors["rng/data"])
+    saved = next((k for k in tensors if k.startswith("rng/data_noise/")), None)
+    if noise is None or saved != f"rng/data_noise/{noise.device.type}":
+        return noise is None
+    noise.set_state(tensors[saved])
+    return True
     cuda = [tensors[f"rng/cuda/{i}"] for i in range(len([k for k in tensors if k.startswith("rng/cuda/")]))]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)

@@ -48,6 +48,8 @@ from vaelab.training.optim import build_optimizer, set_hyperparameters
 
 log = logging.getLogger("vaelab")
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast dtype
+
 
 @dataclass
 class TrainResult:
@@ -71,7 +73,7 @@ def average_terms(model: Trainable, epoch_batches: EpochBatches, seed: int = 0) 
     # noise would restart from the same state after every validation
     with torch.random.fork_rng(devices=[device] if device.type != "cpu" else [], device_type=device.type):
         torch.manual_seed(seed)
-        for x, y in epoch_batches(torch.Generator().manual_seed(seed), False):
+        for x, y in epoch_batches(torch.Generator(device=epoch_batches.device).manual_seed(seed), False):
             x, y = x.to(device), None if y is None else y.to(device)
             out = model(x, y)
             for k, v in {"loss": out.loss.detach(), **out.terms}.items():
@@ -102,11 +104,20 @@ def fit(
     """
     if not isinstance(model, Trainable):
         raise CapabilityError(f"fit trains a vaelab Trainable (forward -> LossOutput), not a {type(model).__name__}")
+    if t.channels_last:
+        model.to(memory_format=torch.channels_last)  # conv weights NHWC; saved in the usual layout
     optimizer = build_optimizer(model, t)
-    generator = torch.Generator().manual_seed(t.seed)  # data order and dynamic binarization
-    checkpoint = ckpt.Checkpointer(run_dir, model, optimizer, generator, meta, t.checkpoint_seconds, t.checkpoint_steps)
+    scaler = torch.amp.GradScaler(module_device(model).type) if t.precision == "fp16" else None
+    data_device = module_device(model) if t.data_on_device else torch.device("cpu")
+    for batches in (train_batches, val_batches):
+        if batches is not None:
+            batches.to(data_device)  # once: batches are then cut and converted on the device
+    generator = torch.Generator().manual_seed(t.seed)  # the data order (and, on the CPU, the binarization)
+    noise = None if data_device.type == "cpu" else torch.Generator(device=data_device)  # reseeded each epoch
+    checkpoint = ckpt.Checkpointer(run_dir, model, optimizer, generator, meta, t.checkpoint_seconds, t.checkpoint_steps,
+                                   noise=noise, scaler=scaler)
     checkpoint.start(resume, config, t.epochs)
-    loop = _Loop(model, optimizer, generator, checkpoint, t, train_batches, val_batches)
+    loop = _Loop(model, optimizer, (generator, noise), scaler, checkpoint, t, train_batches, val_batches)
     try:
         with _CtrlC() as ctrl_c:
             loop.run(ctrl_c)
@@ -122,9 +133,12 @@ def fit(
 class _Loop:
     """The epochs and steps of one `fit`, and the checks between them."""
 
-    def __init__(self, model, optimizer, generator, checkpoint: ckpt.Checkpointer, t: TrainConfig,
+    def __init__(self, model, optimizer, generators, scaler, checkpoint: ckpt.Checkpointer, t: TrainConfig,
                  train_batches: EpochBatches, val_batches: EpochBatches | None):
-        self.model, self.optimizer, self.generator, self.checkpoint, self.t = model, optimizer, generator, checkpoint, t
+        self.model, self.optimizer, self.scaler, self.checkpoint, self.t = model, optimizer, scaler, checkpoint, t
+        self.generator, self.noise = generators  # CPU: data order; on the data's device (or None): binarization
+        self.forward = torch.compile(model) if t.compile else model  # same parameters; state is read from `model`
+        self.dtype = PRECISIONS[t.precision]  # autocast's, or None for float32
         self.train_batches, self.val_batches = train_batches, val_batches
         self.progress = checkpoint.progress
         self.device = module_device(model)
@@ -152,6 +166,8 @@ class _Loop:
             p.start_epoch(self.generator)
             self.model.reset_epoch_stats()
             order = data.order(self.generator, True)
+            if self.noise is not None:  # the device's own draws, seeded from the CPU generator
+                self.noise.manual_seed(int(torch.randint(2**62, (), generator=self.generator)))
         else:  # resumed mid-epoch: the same order, redrawn from the generator's state at the epoch's start
             start = torch.Generator()
             start.set_state(p.epoch_start)
@@ -160,7 +176,7 @@ class _Loop:
         bar = tqdm(total=data.num_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{self.t.epochs}",
                    disable=None if self.t.progress else True, leave=False, dynamic_ncols=True)
         for i in range(p.batch, data.num_batches):
-            self.step(*data.batch(order, i, self.generator))
+            self.step(*data.batch(order, i, self.noise or self.generator))
             p.batch, p.step = i + 1, p.step + 1
             if self.t.lr_schedule != "constant":
                 set_hyperparameters(self.optimizer, self.t, p.step, self.total_steps)
@@ -179,17 +195,26 @@ class _Loop:
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         x, y = x.to(self.device, non_blocking=True), None if y is None else y.to(self.device, non_blocking=True)
-        out = self.model(x, y)
+        if self.t.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
+            out = self.forward(x, y)
         self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        values = torch.stack([out.loss.detach(), *out.terms.values()])  # [1 + terms]
+        (out.loss if self.scaler is None else self.scaler.scale(out.loss)).backward()
+        values = torch.stack([out.loss.detach().float(), *(v.float() for v in out.terms.values())])  # [1 + terms]
         p = self.progress
         if self.t.nonfinite == "skip" and not self.finite_update(values):
             p.skipped += 1
             return
         if self.t.grad_clip:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
-        self.optimizer.step()
+        if self.scaler is None:
+            self.optimizer.step()
+        else:  # skips the update when the scaled gradients overflowed, and adapts the scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         if p.sums is None:
             p.terms, p.sums = ["loss", *out.terms], values * len(x)
         else:
@@ -199,7 +224,10 @@ class _Loop:
             self.unchecked.append(values)
 
     def finite_update(self, values: torch.Tensor) -> bool:
-        """Whether the loss terms and the gradients are all finite (reads back: one sync)."""
+        """Whether the loss terms and the gradients are all finite (reads back: one sync).
+        With fp16's gradient scaler, overflowing gradients are the scaler's to skip."""
+        if self.scaler is not None:
+            return bool(torch.isfinite(values).all())
         grads = [q.grad for q in self.model.parameters() if q.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=values.device)
         return bool(torch.isfinite(values).all() & torch.isfinite(norm))

@@ -55,7 +55,10 @@ class Quantizer(nn.Module, ABC):
         """codes int64 [B, ...] -> their vectors [B, D, ...] (channels first)."""
 
     def forward(self, z_e: Tensor) -> QuantizerOutput:
-        out = self.quantize(z_e)
+        # In float32 even inside autocast: distances, the EMA statistics and the losses
+        # lose too much in half precision (a codeword moves by decay * 1e-2 of a step).
+        with torch.autocast(z_e.device.type, enabled=False):
+            out = self.quantize(z_e.float())
         with torch.no_grad():
             self.usage_counts += out.counts
         return out

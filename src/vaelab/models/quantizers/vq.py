@@ -54,6 +54,18 @@ class VectorQuantizer(Quantizer):
         self._make_codebook(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes))
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
         self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
+        # The buffer is read back (a host sync on a GPU) until it is seen true, then never:
+        self._known_initialized = False  # forgotten whenever weights are loaded
+        self.register_load_state_dict_post_hook(lambda module, keys: module._forget_initialized())
+
+    def _forget_initialized(self) -> None:
+        self._known_initialized = False
+
+    def _needs_init(self) -> bool:
+        """Whether k-means initialisation is still to come (reads the buffer until it is done)."""
+        if not self._known_initialized:
+            self._known_initialized = bool(self.initialized)
+        return not self._known_initialized
 
     def _make_codebook(self, init: Tensor) -> None:
         self.codebook = nn.Parameter(init)
@@ -64,7 +76,7 @@ class VectorQuantizer(Quantizer):
 
     def quantize(self, z_e: Tensor) -> QuantizerOutput:
         flat = z_e.movedim(1, -1).reshape(-1, self.code_dim)  # (B * positions, D)
-        if self.training and not self.initialized:
+        if self.training and self._needs_init():
             self._kmeans_init(flat.detach())
         codes, _ = nearest_code(flat.detach(), self.codebook.detach(), self.chunk_size)  # (B * positions,)
         counts = torch.bincount(codes, minlength=self.num_codes)  # (K,): once, for every use below
@@ -97,6 +109,7 @@ class VectorQuantizer(Quantizer):
             )
         self._set_codes(slice(None), lbg(flat.float(), self.num_codes, iters=10).codebook)
         self.initialized.fill_(True)
+        self._known_initialized = True
 
     @torch.no_grad()
     def _restart_dead_codes(self, flat: Tensor, counts: Tensor) -> None:
