@@ -104,14 +104,15 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 
 def cmd_prior_train(args: argparse.Namespace) -> None:
     from vaelab.evaluation import bits_per_dim
-    from vaelab.runs import load, train_prior
+    from vaelab.runs import train_prior
+    from vaelab.training import checkpoint as ckpt
 
     try:
         result = train_prior(args.run, args.overrides, resume=args.resume)
     except KeyboardInterrupt:
         print(f"interrupted: state saved; continue with: vaelab prior train {args.run} --resume", file=sys.stderr)
         sys.exit(130)
-    grid = load(args.run, prior=False).grid
+    grid = ckpt.read_metadata(result.run_dir / ckpt.CHECKPOINT)["grid"]  # recorded with the prior: no model to rebuild
     last = result.history[-1] if result.history else {}
     print(f"prior: {result.run_dir}")
     for split in ("train", "val"):
