@@ -33,6 +33,7 @@ NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from vaelab.nn import distributed
     from vaelab.runs import load_config, run_config, train
     from vaelab.training import checkpoint as ckpt
 
@@ -54,6 +55,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         saved = "state saved" if (run_dir / ckpt.CHECKPOINT).exists() else "nothing trained yet"
         print(f"interrupted: {saved} in {run_dir}; continue with: vaelab train --resume {run_dir}", file=sys.stderr)
         sys.exit(130)
+    if not distributed.is_main():  # torchrun: one process says it
+        return
     print(f"run folder: {result.run_dir}")
     for name in ("reconstructions.png", "samples.png"):
         if (result.run_dir / name).exists():

@@ -10,6 +10,7 @@ divide that by h * w * ln 2 (evaluation.bits_per_dim with dims = h * w).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from vaelab.errors import RunError
 from vaelab.evaluation import code_grids
 from vaelab.models import CodeGridModel, model_class
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
-from vaelab.nn.device import pick_device
+from vaelab.nn import distributed
 from vaelab.runs.folder import PRIOR_DIR, load, read_yaml, run_config
 from vaelab.runs.resume import check_resume_changes
+from vaelab.runs.train import training_device
 from vaelab.training import TrainResult, fit, hold_folder, tensor_epochs
 from vaelab.training import checkpoint as ckpt
 
@@ -43,7 +45,7 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
         raise RunError(f"{run} holds a {cfg.model.name!r} model: a code prior is for models with a grid of "
                        f"discrete codes per image (a VQ-VAE)")
     folder = run / PRIOR_DIR
-    with hold_folder(folder, owned=ckpt.RUN_FILES):
+    with hold_folder(folder, owned=ckpt.RUN_FILES) if distributed.is_main() else contextlib.nullcontext():
         saved = read_yaml(folder / ckpt.CONFIG) if resume else None
         pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
         if resume:
@@ -52,7 +54,7 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
 
 
 def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool) -> TrainResult:
-    device = pick_device(pcfg.train.device)
+    device = training_device(pcfg.train.device)
     model = load(run, device=device, prior=False)
     data = load_dataset(cfg.data)
     if pcfg.conditional:

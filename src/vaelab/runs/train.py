@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ from vaelab.config import RunConfig, to_dict
 from vaelab.crashpoints import crash_point
 from vaelab.data import DataSplits, ImageDataset, load_dataset
 from vaelab.models import GenerativeModel, build_model
+from vaelab.nn import distributed
 from vaelab.nn.device import pick_device
 from vaelab.plots.run_pictures import save_run_pictures
 from vaelab.runs.folder import PRIOR_DIR, run_config
@@ -39,11 +41,11 @@ def train(
     second trainer on it fails at once with a RunError.
     """
     run_dir = Path(run_dir)
-    device = pick_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
-    with hold_folder(run_dir, owned=OWNED):
+    device = training_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
+    with hold_folder(run_dir, owned=OWNED) if distributed.is_main() else contextlib.nullcontext():
         if resume:
             check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
-        else:
+        elif distributed.is_main():
             _start_over(run_dir)
         t = cfg.train
         torch.manual_seed(t.seed)
@@ -64,8 +66,19 @@ def train(
         )
         shown, _ = data.held_out_or_train()
         crash_point("pictures")
-        save_run_pictures(model, shown, run_dir)
+        if distributed.is_main():
+            save_run_pictures(model, shown, run_dir)
     return result
+
+
+def training_device(name: str) -> torch.device:
+    """The device train.device names; in a data-parallel launch (torchrun) this joins the
+    process group, and each process takes its own GPU (LOCAL_RANK)."""
+    device = pick_device(name)
+    distributed.start(device.type)
+    if distributed.active() and device.type == "cuda":
+        return torch.device("cuda", distributed.local_rank())
+    return device
 
 
 def _start_over(run_dir: Path) -> None:

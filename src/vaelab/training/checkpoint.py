@@ -44,6 +44,7 @@ from safetensors.torch import safe_open, save_file
 from vaelab.crashpoints import crash_point
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import atomic_write
+from vaelab.nn import distributed
 from vaelab.nn.device import module_device
 from vaelab.training.state_tree import flatten, unflatten
 
@@ -248,10 +249,11 @@ class Checkpointer:
             started = self.progress.epoch + (self.progress.batch > 0)
             if epochs < started:
                 raise ConfigError(f"train.epochs={epochs}, but the run is already in (or past) epoch {started}")
-        else:
+        elif distributed.is_main():
             for name in (CHECKPOINT, LAST, BEST, LEGACY_STATE, METRICS, CONFIG):
                 (self.run_dir / name).unlink(missing_ok=True)
-        atomic_write(self.run_dir / CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(config, sort_keys=False)))
+        if distributed.is_main():  # data-parallel: the other processes read, never write
+            atomic_write(self.run_dir / CONFIG, lambda tmp: tmp.write_text(yaml.safe_dump(config, sort_keys=False)))
         crash_point("config:written")
         if not resume:
             self.save()  # before the first step: a run killed at any later point can resume
@@ -275,11 +277,16 @@ class Checkpointer:
         """Keep the epoch's weights if they are the best, and append its metrics line."""
         if is_new_best(self.progress, record, objective_is_final):
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        append_jsonl(self.run_dir / METRICS, record)  # before the checkpoint: a resume drops lines after it
+        if distributed.is_main():
+            append_jsonl(self.run_dir / METRICS, record)  # before the checkpoint: a resume drops lines after it
         crash_point("metrics:appended")
 
     def save(self) -> None:
-        """Write the checkpoint now, as one file replacing the previous one in one rename."""
+        """Write the checkpoint now, as one file replacing the previous one in one rename
+        (data-parallel: rank 0 writes; every process holds the same weights)."""
+        if not distributed.is_main():
+            self.saved_step, self.saved_time = self.progress.step, time.monotonic()
+            return
         crash_point("checkpoint:begin")
         p = self.progress
         weights = self.model.state_dict()
@@ -345,12 +352,14 @@ class Checkpointer:
         """Drop the metrics lines of epochs after `epoch` (those of the checkpoint), written
         before a crash, a divergence or a second Ctrl-C: their weights were never kept. A
         last line cut short by a kill goes too, so that the next line starts on its own."""
-        if (self.run_dir / METRICS).exists():
+        if distributed.is_main() and (self.run_dir / METRICS).exists():
             records = read_jsonl(self.run_dir / METRICS)
             rewrite_jsonl(self.run_dir / METRICS, [r for r in records if r["epoch"] <= epoch])
 
     def export(self) -> None:
         """Write last.safetensors and best.safetensors, the weights alone, from the committed checkpoint."""
+        if not distributed.is_main():
+            return
         path = self.run_dir / CHECKPOINT
         progress = Progress.from_plain(read_metadata(path).get("progress"))
         self.trim_metrics(progress.epoch)

@@ -39,8 +39,9 @@ from tqdm.auto import tqdm
 
 from vaelab.config import TrainConfig
 from vaelab.crashpoints import crash_point
-from vaelab.errors import CapabilityError, TrainingDiverged
+from vaelab.errors import CapabilityError, ConfigError, TrainingDiverged
 from vaelab.models.base import Trainable
+from vaelab.nn import distributed
 from vaelab.nn.device import module_device
 from vaelab.training import checkpoint as ckpt
 from vaelab.training.epochs import EpochBatches
@@ -104,6 +105,8 @@ def fit(
     """
     if not isinstance(model, Trainable):
         raise CapabilityError(f"fit trains a vaelab Trainable (forward -> LossOutput), not a {type(model).__name__}")
+    if distributed.world_size() > t.batch_size:
+        raise ConfigError(f"train.batch_size={t.batch_size} cannot be shared by {distributed.world_size()} processes")
     if t.channels_last:
         model.to(memory_format=torch.channels_last)  # conv weights NHWC; saved in the usual layout
     optimizer = build_optimizer(model, t)
@@ -117,6 +120,8 @@ def fit(
     checkpoint = ckpt.Checkpointer(run_dir, model, optimizer, generator, meta, t.checkpoint_seconds, t.checkpoint_steps,
                                    noise=noise, scaler=scaler)
     checkpoint.start(resume, config, t.epochs)
+    if distributed.rank() > 0:  # the model's own noise (reparameterisation, restarts) differs by process
+        torch.manual_seed(t.seed + 7919 * distributed.rank() + checkpoint.progress.step)
     loop = _Loop(model, optimizer, (generator, noise), scaler, checkpoint, t, train_batches, val_batches)
     try:
         with _CtrlC() as ctrl_c:
@@ -127,6 +132,7 @@ def fit(
     finally:
         loop.close()
     checkpoint.export()
+    distributed.barrier()  # rank 0 has written everything
     return TrainResult(model, checkpoint.run_dir, ckpt.read_jsonl(checkpoint.run_dir / ckpt.METRICS))
 
 
@@ -137,14 +143,15 @@ class _Loop:
                  train_batches: EpochBatches, val_batches: EpochBatches | None):
         self.model, self.optimizer, self.scaler, self.checkpoint, self.t = model, optimizer, scaler, checkpoint, t
         self.generator, self.noise = generators  # CPU: data order; on the data's device (or None): binarization
-        self.forward = torch.compile(model) if t.compile else model  # same parameters; state is read from `model`
+        self.forward = _wrapped(model, t)  # same parameters; state is read from `model`
         self.dtype = PRECISIONS[t.precision]  # autocast's, or None for float32
         self.train_batches, self.val_batches = train_batches, val_batches
         self.progress = checkpoint.progress
         self.device = module_device(model)
         self.total_steps = t.epochs * train_batches.num_batches
         self.unchecked: list[torch.Tensor] = []  # each step's [loss, *terms] not yet checked for NaN/inf
-        self.writer = _tensorboard(checkpoint.run_dir) if t.tensorboard else None
+        self.writer = _tensorboard(checkpoint.run_dir) if t.tensorboard and distributed.is_main() else None
+        self.collective_device = self.device if self.device.type == "cuda" else torch.device("cpu")  # NCCL: CUDA
         self.epoch_started = time.perf_counter()
         set_hyperparameters(optimizer, t, self.progress.step, self.total_steps)  # the config's, after a resume too
 
@@ -153,10 +160,11 @@ class _Loop:
         while self.progress.epoch < self.t.epochs:
             self.train_epoch(ctrl_c)
             record = self.end_epoch()
-            if self.progress.epoch == self.t.epochs or self.checkpoint.due() or ctrl_c.pressed:
+            due, pressed = self.agree(self.checkpoint.due(), ctrl_c.pressed)
+            if self.progress.epoch == self.t.epochs or due or pressed:
                 self.save()
             crash_point("epoch:end")
-            if ctrl_c.pressed and self.progress.epoch < self.t.epochs:  # saved above; when done, just finish
+            if pressed and self.progress.epoch < self.t.epochs:  # saved above; when done, just finish
                 raise KeyboardInterrupt
             log.info("epoch %d/%d  %s", record["epoch"], self.t.epochs, _summary(record))
 
@@ -176,31 +184,54 @@ class _Loop:
         bar = tqdm(total=data.num_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{self.t.epochs}",
                    disable=None if self.t.progress else True, leave=False, dynamic_ncols=True)
         for i in range(p.batch, data.num_batches):
-            self.step(*data.batch(order, i, self.noise or self.generator))
+            x, y = data.batch(order, i, self.noise or self.generator)  # the whole batch: every process draws alike
+            shard = _shard(x, y)
+            if shard is not None:
+                self.step(*shard)
             p.batch, p.step = i + 1, p.step + 1
             if self.t.lr_schedule != "constant":
                 set_hyperparameters(self.optimizer, self.t, p.step, self.total_steps)
             crash_point("step")
-            if ctrl_c.pressed:
-                self.save()
-                raise KeyboardInterrupt
-            if p.step % self.t.log_every == 0:
-                self.check_finite()
-                if not bar.disable and p.sums is not None:
-                    bar.set_postfix({k: f"{v / p.seen:.2f}" for k, v in zip(p.terms, p.sums.tolist())}, refresh=False)
-            if self.checkpoint.due():
-                self.save()
+            self.between_steps(ctrl_c, bar)
             bar.update()
         bar.close()
 
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+    def between_steps(self, ctrl_c: "_CtrlC", bar) -> None:
+        """Ctrl-C, the NaN/inf check (every log_every steps) and a due checkpoint. Processes of
+        a data-parallel run take these decisions together, every log_every steps only."""
+        p = self.progress
+        at_log = p.step % self.t.log_every == 0
+        if distributed.active() and not at_log:
+            return
+        due, pressed = self.agree(self.checkpoint.due(), ctrl_c.pressed)
+        if pressed:
+            self.save()
+            raise KeyboardInterrupt
+        if at_log:
+            self.check_finite()
+            if not bar.disable and p.sums is not None:
+                bar.set_postfix({k: f"{v / p.seen:.2f}" for k, v in zip(p.terms, p.sums.tolist())}, refresh=False)
+        if due:
+            self.save()
+
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag true on any process (data-parallel: one collective), else as given."""
+        if not distributed.active():
+            return flags
+        agreed = distributed.all_max(torch.tensor([float(f) for f in flags], device=self.collective_device))
+        return tuple(bool(f) for f in agreed.tolist())
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None, weight: float = 1.0) -> None:
+        """One update on (this process's share of) a batch; `weight` makes the processes'
+        averaged gradient that of the whole batch's mean loss when shares differ in size."""
         x, y = x.to(self.device, non_blocking=True), None if y is None else y.to(self.device, non_blocking=True)
         if self.t.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
             out = self.forward(x, y)
         self.optimizer.zero_grad(set_to_none=True)
-        (out.loss if self.scaler is None else self.scaler.scale(out.loss)).backward()
+        loss = out.loss if weight == 1.0 else out.loss * weight
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         values = torch.stack([out.loss.detach().float(), *(v.float() for v in out.terms.values())])  # [1 + terms]
         p = self.progress
         if self.t.nonfinite == "skip" and not self.finite_update(values):
@@ -237,12 +268,14 @@ class _Loop:
 
         One read-back: a NaN or inf stays in the epoch's running sums, so they tell whether
         any step was bad; only then are the steps since the last check searched for it."""
-        if not self.unchecked:
-            return
         p = self.progress
-        if bool(torch.isfinite(p.sums).all()):
+        local_bad = bool(self.unchecked) and not bool(torch.isfinite(p.sums).all())
+        (any_bad,) = self.agree(local_bad)
+        if not any_bad:
             self.unchecked.clear()
             return
+        if not local_bad:
+            self.diverged(f"a loss term became NaN or infinite in another process by step {p.step}")
         block = torch.stack(self.unchecked)  # [steps, 1 + terms]
         bad = (~torch.isfinite(block)).nonzero()
         if len(bad) == 0:  # every step finite, their sum not: terms beyond the float range
@@ -273,8 +306,8 @@ class _Loop:
         self.check_finite()
         p = self.progress
         record = {"epoch": p.epoch + 1, "step": p.step, "lr": self.optimizer.param_groups[0]["lr"]}
-        sums = p.sums.tolist() if p.sums is not None else [math.nan]  # nan: every batch was skipped
-        record.update({f"train/{k}": v / max(p.seen, 1) for k, v in zip(p.terms or ["loss"], sums)})
+        sums, seen = _summed(p)
+        record.update({f"train/{k}": v / max(seen, 1) for k, v in zip(p.terms or ["loss"], sums)})
         record.update({f"train/{k}": v for k, v in self.model.epoch_stats().items()})
         if self.t.nonfinite == "skip":
             record["train/skipped"] = p.skipped
@@ -320,6 +353,37 @@ class _CtrlC:
     def __exit__(self, *exc) -> None:
         if self.installed:
             signal.signal(signal.SIGINT, self.previous if self.previous is not None else signal.SIG_DFL)
+
+
+def _wrapped(model: torch.nn.Module, t: TrainConfig):
+    """What the training step calls: the model, in DistributedDataParallel when several
+    processes train (gradients averaged in backward), compiled when t.compile."""
+    if distributed.active():
+        device = module_device(model)
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    return torch.compile(model) if t.compile else model
+
+
+def _shard(x: torch.Tensor, y: torch.Tensor | None):
+    """(x, y, weight): this process's rows of a batch (every world_size-th, from its rank)
+    and its weight (share size * processes / batch size); None for an empty share."""
+    if not distributed.active():
+        return x, y, 1.0
+    rank, world = distributed.rank(), distributed.world_size()
+    if len(x) < world:  # a last batch too small to share: skipped by every process alike
+        return None
+    xs, ys = x[rank::world], None if y is None else y[rank::world]
+    return xs, ys, len(xs) * world / len(x)
+
+
+def _summed(p: ckpt.Progress) -> tuple[list[float], int]:
+    """The epoch's summed loss terms and examples, over every process ([nan]: none trained)."""
+    if p.sums is None:
+        return [math.nan], p.seen
+    if not distributed.active():
+        return p.sums.tolist(), p.seen
+    packed = distributed.all_sum(torch.cat([p.sums.detach(), p.sums.new_tensor([p.seen])]))
+    return packed[:-1].tolist(), int(packed[-1])
 
 
 def _summary(record: dict) -> str:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from vaelab.errors import ConfigError
+from vaelab.nn import distributed
 from vaelab.models.quantizers.vq import VectorQuantizer
 
 
@@ -56,6 +57,7 @@ class EMAVectorQuantizer(VectorQuantizer):
     @torch.no_grad()
     def _update_codebook(self, flat: Tensor, codes: Tensor, counts: Tensor) -> None:
         sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat.to(self.embed_sum.dtype))
+        distributed.all_sum(sums)  # data-parallel: the statistics of every process's batch (counts already are)
         self.cluster_size.mul_(self.decay).add_(counts.to(flat.dtype), alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaelab.errors import ConfigError
+from vaelab.nn import distributed
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
 from vaelab.models.quantizers.lloyd import lbg, nearest_code
 
@@ -80,6 +81,8 @@ class VectorQuantizer(Quantizer):
             self._kmeans_init(flat.detach())
         codes, _ = nearest_code(flat.detach(), self.codebook.detach(), self.chunk_size)  # (B * positions,)
         counts = torch.bincount(codes, minlength=self.num_codes)  # (K,): once, for every use below
+        if self.training:  # data-parallel: every process counts every process's codes (one codebook)
+            counts = distributed.all_sum(counts)
         codes = codes.view(z_e.shape[0], *z_e.shape[2:])  # (B, ...)
         e = self.lookup(codes)  # (B, D, ...)
         losses = self.losses(z_e, e)
@@ -107,7 +110,7 @@ class VectorQuantizer(Quantizer):
                 f"k-means initialisation needs at least K={self.num_codes} encoder vectors in the first batch, "
                 f"got {len(flat)}; raise the batch size or set model.kmeans_init=false"
             )
-        self._set_codes(slice(None), lbg(flat.float(), self.num_codes, iters=10).codebook)
+        self._set_codes(slice(None), distributed.from_main(lbg(flat.float(), self.num_codes, iters=10).codebook))
         self.initialized.fill_(True)
         self._known_initialized = True
 
@@ -119,7 +122,8 @@ class VectorQuantizer(Quantizer):
         dead = (self.unused_steps >= self.dead_code_steps).nonzero().squeeze(1)
         if len(dead) == 0:
             return
-        self._set_codes(dead, flat[torch.randint(len(flat), (len(dead),), device=flat.device)])
+        vectors = flat[torch.randint(len(flat), (len(dead),), device=flat.device)]
+        self._set_codes(dead, distributed.from_main(vectors.contiguous()))  # the same on every process
         self.unused_steps[dead] = 0
 
     def _set_codes(self, index, vectors: Tensor) -> None:

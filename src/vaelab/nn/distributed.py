@@ -1,0 +1,69 @@
+"""Data-parallel training with torch.distributed: who this process is, and the few
+collectives vaelab needs. Outside a distributed launch every function is a no-op for one
+process (rank 0 of 1), so single-process code calls them unconditionally.
+
+    torchrun --nproc_per_node 2 -m vaelab train CONFIG ...
+
+torchrun sets RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous; `start` joins the group
+(NCCL on CUDA, gloo on the CPU). Collectives run on the backend's device.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def start(device_type: str) -> None:
+    """Join the process group torchrun describes (once); nothing without WORLD_SIZE > 1."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0")) if active() else 0
+
+
+def is_main() -> bool:
+    """Rank 0: the one process that writes the run folder."""
+    return rank() == 0
+
+
+def all_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum `tensor` over the processes, in place (and returned)."""
+    if active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def all_max(tensor: torch.Tensor) -> torch.Tensor:
+    """Elementwise maximum of `tensor` over the processes, in place (and returned)."""
+    if active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor
+
+
+def from_main(tensor: torch.Tensor) -> torch.Tensor:
+    """Rank 0's `tensor` on every process, in place (and returned)."""
+    if active():
+        dist.broadcast(tensor, src=0)
+    return tensor
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()

@@ -1,0 +1,71 @@
+"""Data-parallel training with torch.distributed (gloo, two CPU processes under torchrun),
+each run a subprocess: it matches one process with the same global batch, keeps one VQ
+codebook on every process, and resumes after a kill."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from vaelab.training import checkpoint as ckpt
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+AE = {"data": {"name": "shapes", "image_size": 16, "num_samples": 160, "val": 32},
+      "model": {"name": "ae", "hidden": [32], "latent_dim": 4},
+      "train": {"epochs": 3, "batch_size": 32, "progress": False, "lr": 3e-3, "log_every": 2, "checkpoint_steps": 2,
+                "checkpoint_seconds": 1.0e9}}
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
+
+def run(argv, crash_at=None):
+    env = {**ENV, "VAELAB_CRASH_AT": crash_at} if crash_at else ENV
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+
+
+def weights(folder: Path) -> dict:
+    return ckpt.read_tensors(folder / ckpt.CHECKPOINT, ckpt.MODEL)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    (root / "ae.yaml").write_text(yaml.safe_dump(AE))
+    one = run([sys.executable, "-m", "vaelab", "-q", "train", str(root / "ae.yaml"), "--out", str(root / "one")])
+    two = run([*TORCHRUN, "-m", "vaelab", "-q", "train", str(root / "ae.yaml"), "--out", str(root / "two")])
+    assert one.returncode == 0 and two.returncode == 0, (one.stderr[-1500:], two.stderr[-1500:])
+    return root
+
+
+def test_two_processes_train_as_one_with_the_same_global_batch(runs):
+    one, two = weights(runs / "one"), weights(runs / "two")
+    for k in one:
+        assert torch.allclose(one[k], two[k], atol=1e-5), k
+    a, b = ckpt.read_jsonl(runs / "one" / ckpt.METRICS), ckpt.read_jsonl(runs / "two" / ckpt.METRICS)
+    assert [r["epoch"] for r in b] == [1, 2, 3]  # one writer: no line twice
+    for ra, rb in zip(a, b):
+        assert rb["train/loss"] == pytest.approx(ra["train/loss"], rel=1e-5)  # summed over both processes
+        assert rb["val/loss"] == pytest.approx(ra["val/loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("quantizer", ["ema", "vq"])
+def test_every_process_holds_the_same_vq_codebook(tmp_path, quantizer):
+    check = Path(__file__).with_name("ddp_codebook_check.py")
+    result = run([*TORCHRUN, str(check), str(tmp_path / "run"), quantizer])
+    assert result.returncode == 0, result.stdout + result.stderr[-1500:]
+    assert result.stdout.count("identical") == 2
+
+
+def test_a_killed_two_process_run_resumes(runs, tmp_path):
+    folder = tmp_path / "killed"
+    killed = run([*TORCHRUN, "-m", "vaelab", "-q", "train", str(runs / "ae.yaml"), "--out", str(folder)], "step@7")
+    assert killed.returncode != 0 and ckpt.checkpoint_progress(folder).step == 6  # the checkpoint after step 6
+    resumed = run([*TORCHRUN, "-m", "vaelab", "-q", "train", "--resume", str(folder)])
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    reference = weights(runs / "two")
+    for k, v in weights(folder).items():
+        assert torch.allclose(v, reference[k], atol=1e-6), k
+    assert [r["epoch"] for r in ckpt.read_jsonl(folder / ckpt.METRICS)] == [1, 2, 3]
