@@ -25,3 +25,5 @@ for name, tensor in quantizer.state_dict().items():
         print(f"rank {dist.get_rank()}: {name} differs from rank 0's", flush=True)
         sys.exit(1)
 print(f"rank {dist.get_rank()}: identical", flush=True)
+dist.barrier()
+dist.destroy_process_group()

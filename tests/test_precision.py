@@ -92,3 +92,29 @@ def test_the_quantizer_reads_its_initialized_flag_only_until_it_is_set(monkeypat
     model.load_state_dict(state)  # loading says: not initialized (the flag as saved)
     model(torch.rand(16, 1, 8, 8))
     assert len(runs) == 2 and bool(q.initialized)
+
+
+@pytest.mark.parametrize("quantizer", ["vq", "ema"])
+def test_dead_codes_restart_without_a_host_sync_as_they_do_with_one(monkeypatch, quantizer):
+    """Off the CPU the restart takes no read-back (a candidate for every code, kept where the
+    code is dead); forced here on the CPU, it must restart the same codes the same way."""
+    from vaelab.models.quantizers import build_quantizer, vq
+
+    def restarted(sync_free: bool):
+        torch.manual_seed(0)
+        q = build_quantizer(quantizer, num_codes=6, code_dim=3, kmeans_init=False, dead_code_steps=2).train()
+        before = q.codebook.clone()
+        q.unused_steps.copy_(torch.tensor([0, 5, 0, 1, 7, 0]))  # one more unused step: 1, 3 and 4 reach 2
+        monkeypatch.setattr(vq, "reads_back_cheaply", lambda device: not sync_free)
+        flat = torch.randn(40, 3)
+        q._restart_dead_codes(flat, torch.tensor([1, 0, 1, 0, 0, 1]))  # codes 1, 3 and 4 unused this step
+        return q, before, flat
+
+    for sync_free in (False, True):
+        q, before, flat = restarted(sync_free)
+        dead = torch.tensor([False, True, False, True, True, False])
+        assert torch.equal(q.codebook[~dead], before[~dead])
+        assert all(any(torch.equal(v, row) for row in flat) for v in q.codebook[dead])  # encoder outputs
+        assert q.unused_steps.tolist() == [0, 0, 0, 0, 0, 0]
+        if quantizer == "ema":
+            assert q.cluster_size[dead].tolist() == [1.0, 1.0, 1.0] and torch.equal(q.embed_sum[dead], q.codebook[dead])

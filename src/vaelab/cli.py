@@ -502,15 +502,20 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help (0), or a bad command line: _Parser.error printed its one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    from vaelab.nn import distributed
+
+    status = EXIT_USAGE
     try:
         args.func(args)
+        status = 0
     except TrainingDiverged as e:
         print(f"vaelab: error: {_one_line(str(e))}", file=sys.stderr)
-        return EXIT_DIVERGED
+        status = EXIT_DIVERGED
     except VaelabError as e:
         print(f"vaelab: error: {_one_line(str(e))}", file=sys.stderr)
-        return EXIT_USAGE
-    return 0
+    finally:
+        distributed.finish(succeeded=status == 0)  # torchrun: leave the process group cleanly
+    return status
 
 
 if __name__ == "__main__":

@@ -67,3 +67,12 @@ def from_main(tensor: torch.Tensor) -> torch.Tensor:
 def barrier() -> None:
     if active():
         dist.barrier()
+
+
+def finish(succeeded: bool) -> None:
+    """Leave the process group before the process exits (gloo's threads abort the
+    interpreter's exit otherwise); after success, wait for the others first."""
+    if dist.is_available() and dist.is_initialized():
+        if succeeded:
+            dist.barrier()
+        dist.destroy_process_group()

@@ -361,7 +361,7 @@ def _wrapped(model: torch.nn.Module, t: TrainConfig):
     if distributed.active():
         device = module_device(model)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    return torch.compile(model) if t.compile else model
+    return torch.compile(model, dynamic=False) if t.compile else model  # one graph per batch shape (the last batch: one more)
 
 
 def _shard(x: torch.Tensor, y: torch.Tensor | None):

@@ -64,6 +64,11 @@ class EMAVectorQuantizer(VectorQuantizer):
         smoothed = (self.cluster_size + self.epsilon) / (total + self.num_codes * self.epsilon) * total
         self.codebook.copy_(self.embed_sum / smoothed[:, None])
 
+    def _replace_codes(self, mask: Tensor, vectors: Tensor) -> None:
+        super()._replace_codes(mask, vectors)
+        self.cluster_size.masked_fill_(mask, 1.0)
+        self.embed_sum.copy_(torch.where(mask[:, None], vectors.to(self.embed_sum.dtype), self.embed_sum))
+
     def _set_codes(self, index, vectors: Tensor) -> None:
         """New codewords start fresh averages: a count of one, a sum equal to the codeword."""
         super()._set_codes(index, vectors)

@@ -26,6 +26,11 @@ from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
 from vaelab.models.quantizers.lloyd import lbg, nearest_code
 
 
+def reads_back_cheaply(device: torch.device) -> bool:
+    """Whether reading a tensor back to Python costs nothing worth avoiding (the CPU's own memory)."""
+    return device.type == "cpu"
+
+
 class VectorQuantizer(Quantizer):
     """Nearest-codeword quantizer whose codebook is an nn.Parameter trained by the codebook loss.
 
@@ -116,15 +121,25 @@ class VectorQuantizer(Quantizer):
 
     @torch.no_grad()
     def _restart_dead_codes(self, flat: Tensor, counts: Tensor) -> None:
+        """A code unused for `dead_code_steps` steps takes a random encoder output of the batch."""
         self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
         if self.dead_code_steps <= 0:
             return
-        dead = (self.unused_steps >= self.dead_code_steps).nonzero().squeeze(1)
-        if len(dead) == 0:
-            return
-        vectors = flat[torch.randint(len(flat), (len(dead),), device=flat.device)]
-        self._set_codes(dead, distributed.from_main(vectors.contiguous()))  # the same on every process
-        self.unused_steps[dead] = 0
+        dead = self.unused_steps >= self.dead_code_steps  # (K,) bool
+        if reads_back_cheaply(flat.device):  # draw only for the dead codes (reading `dead` back is free here)
+            index = dead.nonzero().squeeze(1)
+            if len(index) == 0:
+                return
+            vectors = flat[torch.randint(len(flat), (len(index),), device=flat.device)]
+            self._set_codes(index, distributed.from_main(vectors.contiguous()))  # the same on every process
+        else:  # no host sync: a candidate for every code, kept where the code is dead
+            candidates = flat[torch.randint(len(flat), (self.num_codes,), device=flat.device)]
+            self._replace_codes(dead, distributed.from_main(candidates.contiguous()))
+        self.unused_steps.masked_fill_(dead, 0)
+
+    def _replace_codes(self, mask: Tensor, vectors: Tensor) -> None:
+        """Codeword k becomes vectors[k] where mask[k] (restarts without a host sync)."""
+        self.codebook.data.copy_(torch.where(mask[:, None], vectors.to(self.codebook.dtype), self.codebook))
 
     def _set_codes(self, index, vectors: Tensor) -> None:
         """Put new codewords at `index` (k-means initialisation, restarts)."""
