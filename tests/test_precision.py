@@ -118,3 +118,19 @@ def test_dead_codes_restart_without_a_host_sync_as_they_do_with_one(monkeypatch,
         assert q.unused_steps.tolist() == [0, 0, 0, 0, 0, 0]
         if quantizer == "ema":
             assert q.cluster_size[dead].tolist() == [1.0, 1.0, 1.0] and torch.equal(q.embed_sum[dead], q.codebook[dead])
+
+
+def test_restored_optimizer_moments_take_their_weights_channels_last_layout():
+    from vaelab.training.checkpoint import _match_layouts
+
+    conv = torch.nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(conv.parameters())
+    conv(torch.rand(1, 3, 5, 5)).sum().backward()
+    optimizer.step()
+    state = optimizer.state_dict()
+    state["state"][0]["exp_avg"] = state["state"][0]["exp_avg"].contiguous()  # as a checkpoint stores it
+    optimizer.load_state_dict(state)
+    _match_layouts(optimizer)
+    moments = optimizer.state[conv.weight]
+    assert moments["exp_avg"].stride() == conv.weight.stride() == moments["exp_avg_sq"].stride()
+    assert torch.equal(moments["exp_avg"], state["state"][0]["exp_avg"])

@@ -107,6 +107,7 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 
 def cmd_prior_train(args: argparse.Namespace) -> None:
     from vaelab.evaluation import bits_per_dim
+    from vaelab.nn import distributed
     from vaelab.runs import train_prior
     from vaelab.training import checkpoint as ckpt
 
@@ -115,6 +116,8 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print(f"interrupted: state saved; continue with: vaelab prior train {args.run} --resume", file=sys.stderr)
         sys.exit(130)
+    if not distributed.is_main():  # torchrun: one process says it
+        return
     grid = ckpt.read_metadata(result.run_dir / ckpt.CHECKPOINT)["grid"]  # recorded with the prior: no model to rebuild
     last = result.history[-1] if result.history else {}
     print(f"prior: {result.run_dir}")

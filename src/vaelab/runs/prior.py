@@ -10,7 +10,6 @@ divide that by h * w * ln 2 (evaluation.bits_per_dim with dims = h * w).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +21,10 @@ from vaelab.errors import RunError
 from vaelab.evaluation import code_grids
 from vaelab.models import CodeGridModel, model_class
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
-from vaelab.nn import distributed
 from vaelab.runs.folder import PRIOR_DIR, load, read_yaml, run_config
 from vaelab.runs.resume import check_resume_changes
-from vaelab.runs.train import training_device
-from vaelab.training import TrainResult, fit, hold_folder, tensor_epochs
+from vaelab.runs.train import held_by_main, training_device
+from vaelab.training import TrainResult, fit, tensor_epochs
 from vaelab.training import checkpoint as ckpt
 
 
@@ -45,16 +43,16 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
         raise RunError(f"{run} holds a {cfg.model.name!r} model: a code prior is for models with a grid of "
                        f"discrete codes per image (a VQ-VAE)")
     folder = run / PRIOR_DIR
-    with hold_folder(folder, owned=ckpt.RUN_FILES) if distributed.is_main() else contextlib.nullcontext():
-        saved = read_yaml(folder / ckpt.CONFIG) if resume else None
-        pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
-        if resume:
-            check_resume_changes(to_dict(build(PriorConfig(), saved)), to_dict(pcfg))
-        return _fit_prior(run, cfg, pcfg, folder, resume)
-
-
-def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool) -> TrainResult:
+    saved = read_yaml(folder / ckpt.CONFIG) if resume else None
+    pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
+    if resume:
+        check_resume_changes(to_dict(build(PriorConfig(), saved)), to_dict(pcfg))
     device = training_device(pcfg.train.device)
+    with held_by_main(folder, ckpt.RUN_FILES, device):
+        return _fit_prior(run, cfg, pcfg, folder, resume, device)
+
+
+def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool, device: torch.device) -> TrainResult:
     model = load(run, device=device, prior=False)
     data = load_dataset(cfg.data)
     if pcfg.conditional:

@@ -13,6 +13,7 @@ from vaelab.config import RunConfig, to_dict
 from vaelab.crashpoints import crash_point
 from vaelab.data import DataSplits, ImageDataset, load_dataset
 from vaelab.models import GenerativeModel, build_model
+from vaelab.errors import RunError, VaelabError
 from vaelab.nn import distributed
 from vaelab.nn.device import pick_device
 from vaelab.plots.run_pictures import save_run_pictures
@@ -42,11 +43,9 @@ def train(
     """
     run_dir = Path(run_dir)
     device = training_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
-    with hold_folder(run_dir, owned=OWNED) if distributed.is_main() else contextlib.nullcontext():
+    with held_by_main(run_dir, OWNED, device, prepare=None if resume else lambda: _start_over(run_dir)):
         if resume:
             check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
-        elif distributed.is_main():
-            _start_over(run_dir)
         t = cfg.train
         torch.manual_seed(t.seed)
         data = data if data is not None else load_dataset(cfg.data)
@@ -69,6 +68,29 @@ def train(
         if distributed.is_main():
             save_run_pictures(model, shown, run_dir)
     return result
+
+
+@contextlib.contextmanager
+def held_by_main(folder: Path, owned: tuple[str, ...], device: torch.device, prepare=None):
+    """Rank 0 holds `folder`'s lock for the block (and runs `prepare`, such as starting over).
+    In a data-parallel launch every process learns whether it could, so that a refusal
+    stops them all rather than leaving the others waiting in their first collective."""
+    with contextlib.ExitStack() as stack:
+        error = None
+        if distributed.is_main():
+            try:
+                stack.enter_context(hold_folder(folder, owned=owned))
+                if prepare is not None:
+                    prepare()
+            except VaelabError as e:
+                error = e
+        flag = torch.tensor([float(error is not None)], device=device if device.type == "cuda" else "cpu")
+        failed = bool(distributed.all_max(flag))
+        if error is not None:
+            raise error
+        if failed:
+            raise RunError(f"{folder}: the first process could not take the run folder (its message says why)")
+        yield
 
 
 def training_device(name: str) -> torch.device:

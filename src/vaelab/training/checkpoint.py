@@ -324,6 +324,7 @@ class Checkpointer:
         progress = Progress.from_plain(meta.get("progress"))
         try:
             self.optimizer.load_state_dict(unflatten(meta.get("optimizer"), tensors))
+            _match_layouts(self.optimizer)
             if self.scaler is not None and isinstance(meta.get("scaler"), dict):
                 self.scaler.load_state_dict(meta["scaler"])
             same_noise = _set_rng(tensors, self.generator, self.noise)
@@ -386,14 +387,25 @@ def _set_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator, noise
     run moved between devices): it is then reseeded at the next epoch."""
     torch.set_rng_state(tensors["rng/torch"])
     generator.set_state(tensors["rng/data"])
+    cuda = [tensors[f"rng/cuda/{i}"] for i in range(len([k for k in tensors if k.startswith("rng/cuda/")]))]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
     saved = next((k for k in tensors if k.startswith("rng/data_noise/")), None)
     if noise is None or saved != f"rng/data_noise/{noise.device.type}":
         return noise is None
     noise.set_state(tensors[saved])
     return True
-    cuda = [tensors[f"rng/cuda/{i}"] for i in range(len([k for k in tensors if k.startswith("rng/cuda/")]))]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each restored optimizer state tensor its parameter's memory layout (saved
+    contiguous; a channels-last weight needs channels-last moments, e.g. for fused Adam)."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def best_epoch(folder: Path) -> int | None:

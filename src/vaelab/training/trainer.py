@@ -122,6 +122,9 @@ def fit(
     checkpoint.start(resume, config, t.epochs)
     if distributed.rank() > 0:  # the model's own noise (reparameterisation, restarts) differs by process
         torch.manual_seed(t.seed + 7919 * distributed.rank() + checkpoint.progress.step)
+        if checkpoint.progress.sums is not None:  # the epoch's sums so far are all rank 0's to carry
+            checkpoint.progress.sums.zero_()
+            checkpoint.progress.seen = 0
     loop = _Loop(model, optimizer, (generator, noise), scaler, checkpoint, t, train_batches, val_batches)
     try:
         with _CtrlC() as ctrl_c:
@@ -234,7 +237,7 @@ class _Loop:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         values = torch.stack([out.loss.detach().float(), *(v.float() for v in out.terms.values())])  # [1 + terms]
         p = self.progress
-        if self.t.nonfinite == "skip" and not self.finite_update(values):
+        if self.t.nonfinite == "skip" and self.agree(not self.finite_update(values))[0]:  # every process skips alike
             p.skipped += 1
             return
         if self.t.grad_clip:
@@ -299,7 +302,17 @@ class _Loop:
         weights = [v for v in self.model.state_dict().values() if v.is_floating_point()]
         if weights and not bool(torch.stack([torch.isfinite(w).all() for w in weights]).all()):
             self.diverged(f"a weight became NaN or infinite by step {self.progress.step}")
-        self.checkpoint.save()
+        p = self.progress
+        if not distributed.active() or p.sums is None:
+            self.checkpoint.save()
+            return
+        local = p.sums, p.seen  # data-parallel: the checkpoint holds every process's sums (restored on rank 0)
+        sums, p.seen = _summed(p)
+        p.sums = p.sums.new_tensor(sums)
+        try:
+            self.checkpoint.save()
+        finally:
+            p.sums, p.seen = local
 
     def end_epoch(self) -> dict:
         """The epoch's metrics record (training terms, held-out terms), counted by the checkpointer."""

@@ -110,10 +110,11 @@ class VectorQuantizer(Quantizer):
 
     @torch.no_grad()
     def _kmeans_init(self, flat: Tensor) -> None:
-        if len(flat) < self.num_codes:
+        too_few = distributed.all_max(torch.tensor([float(len(flat) < self.num_codes)], device=flat.device))
+        if bool(too_few):  # on any process: every process refuses alike
             raise ConfigError(
-                f"k-means initialisation needs at least K={self.num_codes} encoder vectors in the first batch, "
-                f"got {len(flat)}; raise the batch size or set model.kmeans_init=false"
+                f"k-means initialisation needs at least K={self.num_codes} encoder vectors in the first batch "
+                f"(of each process's share), got {len(flat)}; raise the batch size or set model.kmeans_init=false"
             )
         self._set_codes(slice(None), distributed.from_main(lbg(flat.float(), self.num_codes, iters=10).codebook))
         self.initialized.fill_(True)
