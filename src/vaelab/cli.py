@@ -88,8 +88,6 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
     model = load(args.run, args.checkpoint)
     data = _split(args.run, args.split)
-    for index in (args.start, args.end):
-        _check_index(index, data, args.split)
     out = Path(args.out) if args.out else Path(args.run) / f"interpolate_{args.start}_{args.end}_{args.method}.png"
     print(save_interpolation(model, data, args.start, args.end, out, args.steps, args.method))
 
@@ -100,7 +98,6 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 
     model = load(args.run, args.checkpoint)
     data = _split(args.run, args.split)
-    _check_index(args.index, data, args.split)
     out = Path(args.out) if args.out else Path(args.run) / f"traverse_{args.index}.png"
     print(save_traversal(model, data, args.index, out, span=args.span, steps=args.steps))
 
@@ -225,11 +222,6 @@ def _split(run: str, split: str):
 
     data = load_dataset(run_config(run).data)
     return data.held_out_or_train()[0] if split == "val" else data.train
-
-
-def _check_index(index: int, data, split: str) -> None:
-    if not 0 <= index < len(data):
-        raise _usage(f"image index {index} out of range: the {split} split has {len(data)} images")
 
 
 def check_run_folder_path(path: str | Path) -> None:

@@ -19,6 +19,8 @@ import torch.distributed as dist
 def start(device_type: str) -> None:
     """Join the process group torchrun describes (once); nothing without WORLD_SIZE > 1."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if device_type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # NCCL works on the current GPU
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
 
 
@@ -50,11 +52,15 @@ def all_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def all_max(tensor: torch.Tensor) -> torch.Tensor:
-    """Elementwise maximum of `tensor` over the processes, in place (and returned)."""
-    if active():
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return tensor
+def any_of(*flags: bool) -> tuple[bool, ...]:
+    """Each flag true on any process: one collective for them all (as given in one process),
+    so that the processes take a decision together."""
+    if not active():
+        return flags
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    agreed = torch.tensor([float(f) for f in flags], device=device)
+    dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+    return tuple(bool(f) for f in agreed.tolist())
 
 
 def from_main(tensor: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,7 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
     if resume:
         check_resume_changes(to_dict(build(PriorConfig(), saved)), to_dict(pcfg))
     device = training_device(pcfg.train.device)
-    with held_by_main(folder, ckpt.RUN_FILES, device):
+    with held_by_main(folder, ckpt.RUN_FILES):
         return _fit_prior(run, cfg, pcfg, folder, resume, device)
 
 

@@ -43,7 +43,7 @@ def train(
     """
     run_dir = Path(run_dir)
     device = training_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
-    with held_by_main(run_dir, OWNED, device, prepare=None if resume else lambda: _start_over(run_dir)):
+    with held_by_main(run_dir, OWNED, prepare=None if resume else lambda: _start_over(run_dir)):
         if resume:
             check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
         t = cfg.train
@@ -71,7 +71,7 @@ def train(
 
 
 @contextlib.contextmanager
-def held_by_main(folder: Path, owned: tuple[str, ...], device: torch.device, prepare=None):
+def held_by_main(folder: Path, owned: tuple[str, ...], prepare=None):
     """Rank 0 holds `folder`'s lock for the block (and runs `prepare`, such as starting over).
     In a data-parallel launch every process learns whether it could, so that a refusal
     stops them all rather than leaving the others waiting in their first collective."""
@@ -84,8 +84,7 @@ def held_by_main(folder: Path, owned: tuple[str, ...], device: torch.device, pre
                     prepare()
             except VaelabError as e:
                 error = e
-        flag = torch.tensor([float(error is not None)], device=device if device.type == "cuda" else "cpu")
-        failed = bool(distributed.all_max(flag))
+        (failed,) = distributed.any_of(error is not None)
         if error is not None:
             raise error
         if failed:

@@ -182,13 +182,15 @@ class Progress:
     sums: torch.Tensor | None = None  # [1 + terms] the epoch's terms summed over examples (device)
     epoch_start: torch.Tensor | None = None  # the data generator's state when the epoch began
 
+    TENSORS = ("sums", "epoch_start")  # stored as tensors; the rest is plain JSON
+
     def plain(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k not in ("sums", "epoch_start")}
+        return {k: v for k, v in vars(self).items() if k not in self.TENSORS}
 
     @classmethod
     def from_plain(cls, plain: dict) -> "Progress":
         kinds = {"best": (int, float), "terms": list}
-        names = [f.name for f in fields(cls) if f.name not in ("sums", "epoch_start")]
+        names = [f.name for f in fields(cls) if f.name not in cls.TENSORS]
         if not isinstance(plain, dict) or any(not isinstance(plain.get(n), kinds.get(n, int)) for n in names):
             raise RunError(f"the checkpoint's progress record is malformed: {str(plain)[:80]}")
         return cls(**{n: plain[n] for n in names})

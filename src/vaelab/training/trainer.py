@@ -154,7 +154,6 @@ class _Loop:
         self.total_steps = t.epochs * train_batches.num_batches
         self.unchecked: list[torch.Tensor] = []  # each step's [loss, *terms] not yet checked for NaN/inf
         self.writer = _tensorboard(checkpoint.run_dir) if t.tensorboard and distributed.is_main() else None
-        self.collective_device = self.device if self.device.type == "cuda" else torch.device("cpu")  # NCCL: CUDA
         self.epoch_started = time.perf_counter()
         set_hyperparameters(optimizer, t, self.progress.step, self.total_steps)  # the config's, after a resume too
 
@@ -163,7 +162,7 @@ class _Loop:
         while self.progress.epoch < self.t.epochs:
             self.train_epoch(ctrl_c)
             record = self.end_epoch()
-            due, pressed = self.agree(self.checkpoint.due(), ctrl_c.pressed)
+            due, pressed = distributed.any_of(self.checkpoint.due(), ctrl_c.pressed)
             if self.progress.epoch == self.t.epochs or due or pressed:
                 self.save()
             crash_point("epoch:end")
@@ -206,7 +205,7 @@ class _Loop:
         at_log = p.step % self.t.log_every == 0
         if distributed.active() and not at_log:
             return
-        due, pressed = self.agree(self.checkpoint.due(), ctrl_c.pressed)
+        due, pressed = distributed.any_of(self.checkpoint.due(), ctrl_c.pressed)
         if pressed:
             self.save()
             raise KeyboardInterrupt
@@ -217,12 +216,6 @@ class _Loop:
         if due:
             self.save()
 
-    def agree(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag true on any process (data-parallel: one collective), else as given."""
-        if not distributed.active():
-            return flags
-        agreed = distributed.all_max(torch.tensor([float(f) for f in flags], device=self.collective_device))
-        return tuple(bool(f) for f in agreed.tolist())
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None, weight: float = 1.0) -> None:
         """One update on (this process's share of) a batch; `weight` makes the processes'
@@ -237,7 +230,7 @@ class _Loop:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         values = torch.stack([out.loss.detach().float(), *(v.float() for v in out.terms.values())])  # [1 + terms]
         p = self.progress
-        if self.t.nonfinite == "skip" and self.agree(not self.finite_update(values))[0]:  # every process skips alike
+        if self.t.nonfinite == "skip" and distributed.any_of(not self.finite_update(values))[0]:  # every process skips alike
             p.skipped += 1
             return
         if self.t.grad_clip:
@@ -273,7 +266,7 @@ class _Loop:
         any step was bad; only then are the steps since the last check searched for it."""
         p = self.progress
         local_bad = bool(self.unchecked) and not bool(torch.isfinite(p.sums).all())
-        (any_bad,) = self.agree(local_bad)
+        (any_bad,) = distributed.any_of(local_bad)
         if not any_bad:
             self.unchecked.clear()
             return

@@ -110,8 +110,8 @@ class VectorQuantizer(Quantizer):
 
     @torch.no_grad()
     def _kmeans_init(self, flat: Tensor) -> None:
-        too_few = distributed.all_max(torch.tensor([float(len(flat) < self.num_codes)], device=flat.device))
-        if bool(too_few):  # on any process: every process refuses alike
+        (too_few,) = distributed.any_of(len(flat) < self.num_codes)
+        if too_few:  # on any process: every process refuses alike
             raise ConfigError(
                 f"k-means initialisation needs at least K={self.num_codes} encoder vectors in the first batch "
                 f"(of each process's share), got {len(flat)}; raise the batch size or set model.kmeans_init=false"
