@@ -9,6 +9,7 @@ import torch.distributed as dist
 
 from vaelab.config import compose
 from vaelab.models import config_class
+from vaelab.nn import distributed
 from vaelab.runs import train
 
 run, quantizer = sys.argv[1], sys.argv[2]
@@ -25,5 +26,4 @@ for name, tensor in quantizer.state_dict().items():
         print(f"rank {dist.get_rank()}: {name} differs from rank 0's", flush=True)
         sys.exit(1)
 print(f"rank {dist.get_rank()}: identical", flush=True)
-dist.barrier()
-dist.destroy_process_group()
+distributed.finish(0)

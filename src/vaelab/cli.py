@@ -508,8 +508,10 @@ def main(argv: list[str] | None = None) -> int:
         status = EXIT_DIVERGED
     except VaelabError as e:
         print(f"vaelab: error: {_one_line(str(e))}", file=sys.stderr)
-    finally:
-        distributed.finish(succeeded=status == 0)  # torchrun: leave the process group cleanly
+    except BaseException:
+        distributed.finish(None)  # torchrun: leave the process group; the exception goes on
+        raise
+    distributed.finish(status)  # torchrun: leave the process group, and end the process here
     return status
 
 

@@ -118,7 +118,7 @@ def train_classifier(
     return model, history
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model: SmallCNN, images: Tensor, batch_size: int = 500) -> Tensor:
     """Predicted classes int64 [N] (CPU), in eval mode."""
     was_training = model.training
@@ -135,7 +135,7 @@ def accuracy(model: SmallCNN, images: Tensor, labels: Tensor, batch_size: int = 
     return float((predict(model, images, batch_size) == labels.cpu()).double().mean())
 
 
-@torch.no_grad()
+@torch.no_grad()  # not inference_mode: the features may train a probe (inference tensors cannot be saved for backward)
 def extract_features(model: SmallCNN, images: Tensor, batch_size: int = 500) -> Tensor:
     """model.features for every image, float [N, feature_dim] (CPU), in eval mode."""
     was_training = model.training

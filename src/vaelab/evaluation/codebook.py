@@ -13,7 +13,7 @@ from vaelab.models.base import CodeGridModel, require
 from vaelab.models.quantizers import usage_stats
 
 
-@torch.no_grad()
+@torch.no_grad()  # not inference_mode: the grids train a prior, and inference tensors cannot be saved for backward
 def code_grids(model, images: Tensor, batch_size: int = 500) -> Tensor:
     """The code grid of each image: images [N, C, H, W] (uint8 0..255, or float in [0, 1])
     -> int64 [N, h, w] on the CPU. Eval mode for the call, so the codebook does not move."""
@@ -25,7 +25,7 @@ def code_grids(model, images: Tensor, batch_size: int = 500) -> Tensor:
     return torch.cat(codes) if codes else torch.zeros(0, *model.grid, dtype=torch.long)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def codebook_scores(model, data: ImageDataset, batch_size: int = 500) -> dict:
     """Codebook use on `data`, and the prior's fit to its codes when a prior is attached:
 

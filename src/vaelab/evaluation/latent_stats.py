@@ -13,7 +13,7 @@ from vaelab.models.traversal import batch_kl_per_dimension
 from vaelab.nn.device import module_device
 
 
-@torch.no_grad()
+@torch.no_grad()  # not inference_mode: the means train the linear probe (inference tensors cannot be saved for backward)
 def posterior_means(model, images: Tensor, labels: Tensor | None = None, batch_size: int = 500) -> Tensor:
     """model.encode per image (the posterior mean E_q[z], or an AE's code), float [N, D] on the CPU.
 
@@ -28,7 +28,7 @@ def posterior_means(model, images: Tensor, labels: Tensor | None = None, batch_s
     return torch.cat(codes) if codes else torch.zeros(0, model.latent_dim)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def kl_per_dimension(model, data: ImageDataset, batch_size: int = 500) -> Tensor:
     """Mean over `data` of KL(q(z_j|x) || N(0, 1)) for each latent dimension j, float [D] (nats).
 
@@ -57,7 +57,7 @@ def active_units(means: Tensor, threshold: float = 0.01) -> tuple[int, Tensor]:
     return int((variances > threshold).sum()), variances.float()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reconstruction_mse(model, data: ImageDataset, batch_size: int = 500) -> float:
     """Mean squared error per pixel between x and model.reconstruct(x), pixels on the [0, 1] scale.
 

@@ -27,7 +27,7 @@ from vaelab.models.priors.standard_normal import require_standard_normal_prior
 from vaelab.nn.device import module_device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def importance_weighted_nll(
     model,
     x: Tensor,
@@ -106,7 +106,7 @@ def bits_per_dim(nats_per_image: float | Tensor, dims: int, levels: int | None =
     return nats / (dims * math.log(2))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def elbo_terms(
     model, data: ImageDataset, batch_size: int = 500, binarize: str = "none", seed: int = 0
 ) -> dict[str, float]:

@@ -31,7 +31,7 @@ def slerp(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
 INTERPOLATIONS = {"linear": lerp, "slerp": slerp}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def interpolate(model, x0: Tensor, x1: Tensor, steps: int = 10, method: str = "slerp", y: Tensor | None = None) -> Tensor:
     """Decoded path between two images in latent space: [C, H, W] x 2 -> [steps, C, H, W].
 

@@ -9,7 +9,7 @@ from vaelab.models.base import LatentVectorModel, require
 from vaelab.models.priors.standard_normal import has_standard_normal_prior, require_standard_normal_prior
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def batch_kl_per_dimension(model, x: Tensor, y: Tensor | None = None) -> Tensor:
     """Mean over the batch of KL(q(z_j|x) || N(0, 1)) for each latent dimension j, [D] (nats).
 
@@ -23,7 +23,7 @@ def batch_kl_per_dimension(model, x: Tensor, y: Tensor | None = None) -> Tensor:
     return model.prior.kl(mu, logvar).mean(0)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def dimension_activity(model, x: Tensor, y: Tensor | None = None) -> Tensor:
     """How much each latent dimension varies with x, [D]: the KL per dimension for a VAE
     with the N(0, I) prior, the variance of the codes over the batch otherwise (a plain AE)."""
@@ -33,7 +33,7 @@ def dimension_activity(model, x: Tensor, y: Tensor | None = None) -> Tensor:
     return model.encode(x.to(model.device), None if y is None else y.to(model.device)).var(0)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def traverse(model, x: Tensor, dims: list[int], values: Tensor, y: Tensor | None = None) -> Tensor:
     """Decode z with z_d swept over `values` and the other dimensions at x's posterior mean.
 

@@ -29,7 +29,7 @@ def manifold_axis(steps: int = 20, span: float = 0.9) -> Tensor:
     return torch.distributions.Normal(0.0, 1.0).icdf(p)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def manifold_images(model, steps: int = 20, span: float = 0.9, label: int = 0) -> Tensor:
     """Decoded grid [steps * steps, C, H, W], row by row: columns sweep z1 left to right
     (low to high), rows sweep z2 top to bottom (high to low, so that up is up).

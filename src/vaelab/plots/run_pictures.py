@@ -43,7 +43,7 @@ def _blank_to(images: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([images, blank])
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reconstruction_pairs(model: GenerativeModel, images: torch.Tensor, labels=None, per_row: int = PER_ROW) -> torch.Tensor:
     """[N, C, H, W] -> [2 * per_row * ceil(N / per_row), C, H, W]: rows of `per_row` inputs, each
     followed by a row of their reconstructions; a last short row is filled with white images,
@@ -74,7 +74,7 @@ def _check_label(model: GenerativeModel, label: int) -> None:
         raise ConfigError(f"label {label} out of range: the model has classes 0..{model.num_classes - 1}")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def save_samples(model: GenerativeModel, path: Path, n: int = 64, seed: int = 0, label: int | str | None = None) -> Path:
     """About n prior samples. `label` (conditional models): a class index, or 'all' (their
     default) for one row per class with n // classes samples each (at least 1); otherwise

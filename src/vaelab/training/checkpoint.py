@@ -238,6 +238,7 @@ class Checkpointer:
         self.progress = Progress()
         self.best_weights: dict | None = None  # a copy of the best epoch's weights, once there is one
         self.saved_step, self.saved_time = 0, time.monotonic()
+        self.own_rng_restored = False  # whether a resume gave this process its own saved random state
 
     def start(self, resume: bool, config: dict, epochs: int) -> None:
         """Restore the run from its checkpoint (resume), or begin an empty one; write config.yaml.
@@ -285,7 +286,9 @@ class Checkpointer:
 
     def save(self) -> None:
         """Write the checkpoint now, as one file replacing the previous one in one rename
-        (data-parallel: rank 0 writes; every process holds the same weights)."""
+        (data-parallel: rank 0 writes; every process holds the same weights, and hands it
+        its own random state: every process calls save)."""
+        rng = _rng_tensors(self.generator, self.noise)
         if not distributed.is_main():
             self.saved_step, self.saved_time = self.progress.step, time.monotonic()
             return
@@ -298,7 +301,7 @@ class Checkpointer:
         # buffers outside the weights: the epoch's running statistics (a codebook's usage)
         tensors.update({BUFFERS + k: v for k, v in self.model.named_buffers() if k not in weights})
         skeleton = flatten(self.optimizer.state_dict(), "optimizer", tensors)
-        tensors.update(_rng_tensors(self.generator, self.noise))
+        tensors.update(rng)
         for name, value in (("epoch/sums", p.sums), ("rng/epoch_start", p.epoch_start)):
             if value is not None:
                 tensors[name] = value
@@ -329,7 +332,7 @@ class Checkpointer:
             _match_layouts(self.optimizer)
             if self.scaler is not None and isinstance(meta.get("scaler"), dict):
                 self.scaler.load_state_dict(meta["scaler"])
-            same_noise = _set_rng(tensors, self.generator, self.noise)
+            same_noise, self.own_rng_restored = _set_rng(tensors, self.generator, self.noise)
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
             raise RunError(f"{path}: the optimizer or random state does not fit this run ({str(e).splitlines()[0]})") from None
         device = module_device(self.model)
@@ -375,28 +378,45 @@ class Checkpointer:
 
 
 def _rng_tensors(generator: torch.Generator, noise: torch.Generator | None) -> dict[str, torch.Tensor]:
-    """torch's global RNG, CUDA's (when in use) and the data generators, as uint8 tensors."""
+    """torch's global RNG, CUDA's (when in use) and the data generators, as uint8 tensors.
+
+    Data-parallel, a collective: the model's own noise (reparameterisation, restarts) is
+    each process's, so rank r > 0 adds rng/rank{r}/torch (and /cuda, its GPU's); the data
+    generators are the same on every process."""
     tensors = {"rng/torch": torch.get_rng_state(), "rng/data": generator.get_state()}
     if noise is not None:
         tensors[f"rng/data_noise/{noise.device.type}"] = noise.get_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    if cuda:
         tensors.update({f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    if distributed.active():
+        for r, state in enumerate(distributed.gathered(torch.get_rng_state())[1:], start=1):
+            tensors[f"rng/rank{r}/torch"] = state
+        for r, state in enumerate(distributed.gathered(torch.cuda.get_rng_state())[1:] if cuda else [], start=1):
+            tensors[f"rng/rank{r}/cuda"] = state
     return tensors
 
 
-def _set_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator, noise: torch.Generator | None) -> bool:
-    """Restore the random states; False when the data's device generator could not be (the
-    run moved between devices): it is then reseeded at the next epoch."""
-    torch.set_rng_state(tensors["rng/torch"])
+def _set_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator, noise: torch.Generator | None) -> tuple[bool, bool]:
+    """Restore the random states. Returns (whether the data's device generator could be
+    restored: not when the run moved between devices, and it is then reseeded at the next
+    epoch; whether this process got its own model RNG back: not when the checkpoint was
+    written by fewer processes, and the caller then reseeds it)."""
+    rank = distributed.rank()
+    own = "rng/torch" if rank == 0 else f"rng/rank{rank}/torch"
+    if rank == 0 or own in tensors:
+        torch.set_rng_state(tensors[own])
     generator.set_state(tensors["rng/data"])
     cuda = [tensors[f"rng/cuda/{i}"] for i in range(len([k for k in tensors if k.startswith("rng/cuda/")]))]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+    if rank > 0 and f"rng/rank{rank}/cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors[f"rng/rank{rank}/cuda"])
     saved = next((k for k in tensors if k.startswith("rng/data_noise/")), None)
     if noise is None or saved != f"rng/data_noise/{noise.device.type}":
-        return noise is None
+        return noise is None, own in tensors
     noise.set_state(tensors[saved])
-    return True
+    return True, own in tensors
 
 
 def _match_layouts(optimizer: torch.optim.Optimizer) -> None:

@@ -119,9 +119,14 @@ def fit(
     noise = None if data_device.type == "cpu" else torch.Generator(device=data_device)  # reseeded each epoch
     checkpoint = ckpt.Checkpointer(run_dir, model, optimizer, generator, meta, t.checkpoint_seconds, t.checkpoint_steps,
                                    noise=noise, scaler=scaler)
-    checkpoint.start(resume, config, t.epochs)
-    if distributed.rank() > 0:  # the model's own noise (reparameterisation, restarts) differs by process
-        torch.manual_seed(t.seed + 7919 * distributed.rank() + checkpoint.progress.step)
+    rank = distributed.rank()
+    if rank > 0:  # the model's own noise (reparameterisation, restarts) differs by process
+        torch.manual_seed(t.seed + 7919 * rank)
+    checkpoint.start(resume, config, t.epochs)  # a resume restores each process's own noise
+    if rank > 0:
+        if checkpoint.progress.step > 0 and not checkpoint.own_rng_restored:  # saved by fewer processes
+            torch.manual_seed(t.seed + 7919 * rank + checkpoint.progress.step)
+            log.warning("process %d resumes with fresh noise: the checkpoint holds no random state for it", rank)
         if checkpoint.progress.sums is not None:  # the epoch's sums so far are all rank 0's to carry
             checkpoint.progress.sums.zero_()
             checkpoint.progress.seen = 0
