@@ -92,7 +92,7 @@ def test_vqvae_prior_then_samples_and_evaluation(tmp_path, capsys):
     result = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     codebook = result["codebook"]
     assert 0 < codebook["usage"] <= 1 and codebook["grid"] == [4, 4] and codebook["prior_nll"] > 0
-    assert "likelihood" not in result and any("Gaussian posterior" in n for n in result["notes"])
+    assert "likelihood" not in result and any("posterior q(z|x) to sample" in n for n in result["notes"])
     assert_every_figure_printed(result, capsys.readouterr().out)
 
 

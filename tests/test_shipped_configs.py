@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaelab.models import AE, CVAE, VAE, VQVAE, CodeGridModel, InfoVAE, LatentVectorModel, build_model
+from vaelab.models import AE, CVAE, HVAE, VAE, VQVAE, CodeGridModel, InfoVAE, LatentVectorModel, build_model
 from vaelab.runs import load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -17,9 +17,12 @@ EXPECTED = {
     "mnist_ae": (AE, (16,)),
     "mnist_beta_vae": (VAE, (16,)),
     "mnist_cvae": (CVAE, (16,)),
+    "mnist_hvae": (HVAE, (16,)),  # its top layer
+    "mnist_iwae": (VAE, (16,)),
     "mnist_infovae": (InfoVAE, (16,)),
     "mnist_vae_conv": (VAE, (16,)),
     "mnist_vae_mlp": (VAE, (16,)),
+    "mnist_vamp": (VAE, (16,)),
     "mnist_vqvae": (VQVAE, (7, 7)),
     "quickstart": (VAE, (10,)),
     "shapes_beta_vae": (VAE, (10,)),

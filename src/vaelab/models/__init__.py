@@ -2,8 +2,9 @@
 
     base          GenerativeModel, LossOutput, Trainable; the capabilities LatentVectorModel,
                   GaussianLatentModel, CodeGridModel; the priors' interfaces LatentPrior, CodePrior
-    ae, vae, cvae, infovae, vqvae    the models; registry: name -> (class, config class)
-    priors/       N(0, I) and the gated PixelCNN over code grids
+    ae, vae, cvae, infovae, hvae, vqvae    the models; registry: name -> (class, config class)
+    objective     what a VAE minimises: KL weight and schedule keys, free bits, the IWAE bound
+    priors/       N(0, I), the VampPrior, and the gated PixelCNN over code grids
     quantizers/   the quantizer family (vq, ema) and Lloyd-Max / LBG
 """
 
@@ -14,13 +15,16 @@ from vaelab.models.base import (
     GaussianLatentModel,
     GenerativeModel,
     LatentPrior,
+    LatentVariableModel,
     LatentVectorModel,
+    LogWeights,
     LossOutput,
     Trainable,
     parameter_counts,
     require,
 )
 from vaelab.models.cvae import CVAE, CVAEConfig
+from vaelab.models.hvae import HVAE, HVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
 from vaelab.models.registry import MODELS, build_model, config_class, model_class
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
@@ -36,10 +40,14 @@ __all__ = [
     "CodePrior",
     "GaussianLatentModel",
     "GenerativeModel",
+    "HVAE",
+    "HVAEConfig",
     "InfoVAE",
     "InfoVAEConfig",
     "LatentPrior",
+    "LatentVariableModel",
     "LatentVectorModel",
+    "LogWeights",
     "LossOutput",
     "MODELS",
     "Trainable",

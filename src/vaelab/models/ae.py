@@ -23,20 +23,27 @@ def check_conv_side(channels: list[int], where: str, root: Any) -> None:
 
 
 @dataclass
-class AEConfig(BackboneConfig, CrossChecked):
+class NetworkConfig(BackboneConfig, CrossChecked):
+    """The encoder and decoder networks and the likelihood p(x|z): what every model of the
+    autoencoder family configures the same way."""
+
     # BackboneConfig's keys again, with the values they accept (nn/ cannot import config.py)
     backbone: str = one_of("mlp", "conv", default="mlp")
     hidden: list[int] = each_at_least(1, default=[512])  # mlp: encoder widths (decoder mirrors)
     channels: list[int] = each_at_least(1, default=[32, 64])  # conv: channels per stride-2 stage
     res_blocks: int = at_least(0, default=2)  # conv: residual blocks at the bottom of encoder and decoder
-    name: str = "ae"
-    latent_dim: int = at_least(1, default=16)
     likelihood: str = one_of("bernoulli", "gaussian", "gaussian-learned", default="bernoulli")  # BCE | squared error / 2c | c learned
     variance: float = above(0, default=1.0)  # c of the Gaussian likelihood (its starting value when learned)
 
     def check_across(self, where: str, root: Any) -> None:
         if self.backbone == "conv":
             check_conv_side(self.channels, where, root)
+
+
+@dataclass
+class AEConfig(NetworkConfig):
+    name: str = "ae"
+    latent_dim: int = at_least(1, default=16)
 
 
 class AE(GenerativeModel, LatentVectorModel):

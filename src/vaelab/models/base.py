@@ -4,8 +4,10 @@ Every model is a `GenerativeModel`: encode, decode, forward -> LossOutput, sampl
 reconstruct. What only some models can do is declared by inheriting a capability:
 
     LatentVectorModel     one latent vector z [B, D] per image         latent scatter, traversal
-    GaussianLatentModel   q(z|x) Gaussian, p(x|z) a likelihood,        IS-NLL, ELBO terms,
-                          p(z) a LatentPrior                           KL per dimension, active units
+    LatentVariableModel   p(x, z) and a posterior q(z|x) sampled from  IS-NLL, IWAE bound,
+                          standard normal noise: log_weight_terms      ELBO terms (Monte Carlo KL)
+    GaussianLatentModel   q(z|x) one diagonal Gaussian, p(x|z) a       KL per dimension, active
+                          likelihood, p(z) a LatentPrior               units (closed forms)
     CodeGridModel         a grid of integer codes [B, h, w] per        codebook use, a CodePrior
                           image, generated through a CodePrior         to train and sample from
 
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from vaelab.errors import CapabilityError, ConfigError
+from vaelab.models.gaussian import log_normal
 from vaelab.nn.device import module_device
 
 
@@ -156,7 +160,36 @@ class LatentVectorModel(ABC):
     latent_dim: int
 
 
-class GaussianLatentModel(LatentVectorModel):
+class LogWeights(NamedTuple):
+    """The pieces of an importance weight, each [B, S] in nats, for S posterior samples
+    z_s ~ q(z|x) of each of B examples: log w = log p(x|z) + log p(z) - log q(z|x)."""
+
+    log_px_z: Tensor
+    log_pz: Tensor
+    log_qz: Tensor
+
+    def total(self) -> Tensor:
+        """log w [B, S]; E_q[log w] is the ELBO, logsumexp_s(log w) - log S the IWAE bound L_S."""
+        return self.log_px_z + self.log_pz - self.log_qz
+
+
+class LatentVariableModel(ABC):
+    """p(x, z) = p(x|z) p(z) with an approximate posterior q(z|x) that draws z from standard
+    normal noise eps [noise_dim] (the reparameterisation z = g(x, eps)): what the IS-NLL,
+    the IWAE bound and the ELBO need, whatever the latent's structure (one vector, a
+    hierarchy). eps is an argument so that an evaluation can draw it from a seeded
+    generator, image by image, and get the same numbers whatever its batch size."""
+
+    requirement = "a posterior q(z|x) to sample and a joint p(x, z) (the VAE family)"
+    noise_dim: int
+
+    @abstractmethod
+    def log_weights(self, x: Tensor, y: Tensor | None, eps: Tensor) -> LogWeights:
+        """x [B, C, H, W], eps [B, S, noise_dim] ~ N(0, I) -> the LogWeights of the S samples
+        z_s = g(x, eps[:, s]), each [B, S]."""
+
+
+class GaussianLatentModel(LatentVectorModel, LatentVariableModel):
     """A latent-variable model with a diagonal Gaussian posterior:
 
         q(z|x) = N(mu(x), diag exp(logvar(x)))           posterior(x, y) -> (mu, logvar)
@@ -177,6 +210,20 @@ class GaussianLatentModel(LatentVectorModel):
     @abstractmethod
     def decoder_output(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """z [B, latent_dim] -> the likelihood's parameters [B, C, H, W]."""
+
+    @property
+    def noise_dim(self) -> int:
+        return self.latent_dim
+
+    def log_weights(self, x: Tensor, y: Tensor | None, eps: Tensor) -> LogWeights:
+        """z_s = mu + sigma * eps_s; log p(z) is the prior's own (N(0, I), a VampPrior, ...)."""
+        mu, logvar = self.posterior(x, y)  # [B, D] each
+        b, s, _ = eps.shape
+        z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps  # [B, S, D]
+        flat_y = None if y is None else y.repeat_interleave(s)
+        out = self.decoder_output(z.flatten(0, 1), flat_y)  # image-major: rows i*S .. i*S+S-1 are image i's
+        log_px_z = -self.likelihood.nll(out, x.repeat_interleave(s, dim=0)).view(b, s)
+        return LogWeights(log_px_z, self.prior.log_prob(z), log_normal(z, mu[:, None], logvar[:, None]))
 
 
 class CodeGridModel(ABC):

@@ -6,6 +6,7 @@ from vaelab.errors import ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GenerativeModel
 from vaelab.models.cvae import CVAE, CVAEConfig
+from vaelab.models.hvae import HVAE, HVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQVAEConfig
@@ -16,6 +17,7 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "beta-vae": (VAE, BetaVAEConfig),
     "cvae": (CVAE, CVAEConfig),
     "infovae": (InfoVAE, InfoVAEConfig),
+    "hvae": (HVAE, HVAEConfig),
     "vqvae": (VQVAE, VQVAEConfig),
 }
 

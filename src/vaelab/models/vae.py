@@ -1,40 +1,47 @@
-"""Variational autoencoder (Kingma & Welling, 2014), with beta-VAE weights and schedules.
+"""Variational autoencoder (Kingma & Welling, 2014), with beta-VAE weights and schedules,
+free bits, the IWAE bound and a choice of prior.
 
 q(z|x) = N(mu(x), diag(sigma^2(x))) from two heads on the encoder's features,
-z = mu + sigma * eps (the reparameterization trick), p(z) = N(0, I). The negative ELBO,
-in nats per example, is
+z = mu + sigma * eps (the reparameterization trick), p(z) = N(0, I) or a VampPrior. The
+negative ELBO, in nats per example, is
 
     -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z))      (one sample of z per example)
 
-and the training loss replaces KL by the schedule's penalty: beta_t * KL (beta-VAE,
-KL warm-up) or gamma * |KL - C_t| (capacity). With the defaults it is the -ELBO itself.
+with the KL in closed form for N(0, I), and estimated by one sample, log q(z|x) - log p(z),
+for a VampPrior (no closed form). The training loss replaces KL by the schedule's
+penalty: beta_t * KL (beta-VAE, KL warm-up) or gamma * |KL - C_t| (capacity), of the
+free-bits-floored KL; or, with model.iw_samples = k > 1, is -L_k (objective.py). With
+the defaults it is the -ELBO itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from vaelab.config import at_least
-from vaelab.errors import CapabilityError
+from vaelab.config import at_least, one_of
+from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GaussianLatentModel, LossOutput
-from vaelab.models.gaussian import reparameterize
+from vaelab.models.gaussian import log_normal, reparameterize
+from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_bound
 from vaelab.models.priors.standard_normal import StandardNormalPrior
+from vaelab.models.priors.vamp import VampPrior
 from vaelab.models.schedules import KLSchedule
 
 
 @dataclass
-class VAEConfig(AEConfig):
+class VAEConfig(ObjectiveConfig, AEConfig):
     name: str = "vae"
-    beta: float = at_least(0, default=1.0)  # weight of the KL term (beta-VAE: beta > 1)
-    warmup_steps: int = at_least(0, default=0)  # KL warm-up: the weight rises linearly from 0 to beta over these steps
-    capacity_max: Optional[float] = at_least(0, default=None)  # capacity form: gamma * |KL - C|, C rising from 0 to this (nats)
-    capacity_steps: int = at_least(0, default=100_000)  # steps over which C rises
-    gamma: float = at_least(0, default=1000.0)  # weight of |KL - C| in the capacity form
+    prior: str = one_of("normal", "vamp", default="normal")  # p(z): N(0, I) | VampPrior, a mixture of posteriors
+    pseudo_inputs: int = at_least(1, default=500)  # VampPrior: K, the learned pseudo-inputs
+
+    def check_across(self, where: str, root: Any) -> None:
+        AEConfig.check_across(self, where, root)
+        ObjectiveConfig.check_across(self, where, root)
 
 
 @dataclass
@@ -59,32 +66,53 @@ class VAE(AE, GaussianLatentModel):
         super().__init__(config, data_shape, num_classes, label_dim)
         self.logvar_head = nn.Linear(self.mu_head.in_features, config.latent_dim)
         self.kl_schedule = KLSchedule(config.beta, config.warmup_steps, config.capacity_max, config.capacity_steps, config.gamma)
-        self.prior = StandardNormalPrior(config.latent_dim)
+        if config.prior == "vamp":
+            if self.conditional or label_dim:
+                raise ConfigError("model.prior=vamp is for unconditional models: its pseudo-inputs have no labels")
+            self.prior = VampPrior(self.posterior, config.pseudo_inputs, self.data_shape)
+        else:
+            self.prior = StandardNormalPrior(config.latent_dim)
 
     def posterior(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x [B, C, H, W] -> (mu, logvar), each [B, latent_dim]."""
         h = self.features(x, y)
         return self.mu_head(h), self.logvar_head(h)
 
-    def elbo_terms(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """(recon, kl, z): batch means in nats per example, and the posterior sample z [B, D]."""
+    def elbo_terms(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """(recon, kl, z, kl_dims): batch means in nats per example, the posterior sample z
+        [B, D], and the batch-mean KL of each dimension [D] (None where the prior has no
+        closed form: the KL is then the one-sample estimate log q(z|x) - log p(z))."""
         mu, logvar = self.posterior(x, y)
         z = reparameterize(mu, logvar)
         recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
-        kl = self.prior.kl(mu, logvar).sum(1).mean()
-        return recon, kl, z
+        if isinstance(self.prior, StandardNormalPrior):
+            kl_dims = self.prior.kl(mu, logvar).mean(0)
+            return recon, kl_dims.sum(), z, kl_dims
+        kl = (log_normal(z, mu, logvar) - self.prior.log_prob(z)).mean()
+        return recon, kl, z, None
 
-    def kl_penalty(self, kl: Tensor) -> Tensor:
-        """The KL part of the loss for this step (see KLSchedule); a training forward
-        moves the schedule's clock by one step."""
-        penalty = self.kl_schedule.penalty(kl)
+    def kl_penalty(self, kl: Tensor, kl_dims: Tensor | None = None) -> Tensor:
+        """The KL part of the loss for this step: the schedule's penalty (KLSchedule) of the
+        free-bits-floored KL; a training forward moves the schedule's clock by one step."""
+        penalty = self.kl_schedule.penalty(floored_kl(kl_dims, kl, self.config.free_bits, self.latent_dim))
         if self.training:
             self.kl_schedule.advance()
         return penalty
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
-        recon, kl, _ = self.elbo_terms(x, y)
-        return self._output(recon + self.kl_penalty(kl), recon, kl, plain=self.kl_schedule.is_plain_elbo)
+        if self.config.iw_samples > 1:
+            return self._importance_weighted(x, y)
+        recon, kl, _, kl_dims = self.elbo_terms(x, y)
+        plain = self.kl_schedule.is_plain_elbo and not self.config.free_bits
+        return self._output(recon + self.kl_penalty(kl, kl_dims), recon, kl, plain=plain)
+
+    def _importance_weighted(self, x: Tensor, y: Tensor | None) -> LossOutput:
+        """loss = -L_k (k = iw_samples); recon and kl are the k samples' means (their sum,
+        nelbo, is the one-sample -ELBO's estimate), so the bound's gain is nelbo - loss."""
+        eps = torch.randn(len(x), self.config.iw_samples, self.latent_dim, device=x.device)  # [B, k, D]
+        weights = self.log_weights(x, y, eps)
+        recon, kl = -weights.log_px_z.mean(), (weights.log_qz - weights.log_pz).mean()
+        return self._output(-importance_weighted_bound(weights).mean(), recon, kl, plain=False)
 
     def _output(self, loss: Tensor, recon: Tensor, kl: Tensor, plain: bool, **extra: Tensor) -> LossOutput:
         terms = {"recon": recon.detach(), "kl": kl.detach(), **{k: v.detach() for k, v in extra.items()}}

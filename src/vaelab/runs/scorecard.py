@@ -3,8 +3,8 @@
 `evaluate_run(RUN)` opens the run, its held-out images, and (when one is found) the
 dataset's classifier, and returns (and writes to RUN/evaluation.json):
 
-    likelihood   IS-NLL (k importance samples) in nats per image and bits/dim; the ELBO's terms   GaussianLatentModel
-    latent       KL per latent dimension, active units (Cov_x E_q[z_u] > 0.01)                     GaussianLatentModel
+    likelihood   IS-NLL (k importance samples) in nats per image and bits/dim; the ELBO's terms   LatentVariableModel
+    latent       KL per latent dimension, active units (Cov_x E_q[z_u] > 0.01)                     LatentVariableModel
     recon        mean squared error per pixel on the [0, 1] scale                                  all
     codebook     held-out codebook use and perplexity; with a prior, its NLL in bits per code      CodeGridModel
     quality      Frechet distance and precision/recall in the classifier's features                can sample
@@ -48,7 +48,7 @@ from vaelab.evaluation import (
     reconstruction_mse,
 )
 from vaelab.files import atomic_write
-from vaelab.models import CodeGridModel, GaussianLatentModel
+from vaelab.models import CodeGridModel, LatentVariableModel, LatentVectorModel
 from vaelab.models.priors import has_standard_normal_prior
 from vaelab.runs.classifier import classifier_folder
 from vaelab.runs.folder import load, run_config
@@ -74,10 +74,10 @@ def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions()) -> dict:
     result: dict = {"run": str(run), "model": cfg.model.name, "dataset": cfg.data.name, "held_out_images": len(held),
                     "images_from": which}
     notes = []
-    if isinstance(model, GaussianLatentModel):
+    if isinstance(model, LatentVariableModel):
         result.update(_likelihood_and_latent(model, held, cfg.data.binarize, options, notes))
     else:
-        notes.append(f"no likelihood or latent statistics: model {cfg.model.name!r} has no Gaussian posterior")
+        notes.append(f"no likelihood or latent statistics: model {cfg.model.name!r} has no posterior q(z|x) to sample")
     result["recon"] = {"mse_per_pixel_01": reconstruction_mse(model, held)}
     if isinstance(model, CodeGridModel):
         result["codebook"] = codebook_scores(model, held)
@@ -87,32 +87,34 @@ def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions()) -> dict:
     else:
         notes.append(f"no sample quality or CAS: no classifier in {clf_folder} (vaelab classifier train)")
     if cfg.data.name == "shapes":  # the scores render new shapes images from chosen factors
-        if isinstance(model, GaussianLatentModel) and not model.conditional:
+        if _posterior_vectors(model) and not model.conditional:
             result["disentangle"] = _disentanglement(model, held, cfg.data.image_size, options.seed)
         else:
-            notes.append("no disentanglement scores: they need an unconditional model with a Gaussian posterior")
+            notes.append("no disentanglement scores: they need an unconditional model with a posterior over latent vectors")
     result["notes"] = notes
     atomic_write(run / "evaluation.json", lambda tmp: tmp.write_text(json.dumps(result, indent=2) + "\n"))
     return result
 
 
 def _likelihood_and_latent(model, held: ImageDataset, binarize: str, options: EvalOptions, notes: list[str]) -> dict:
-    """IS-NLL (with the model's own prior), active units; the ELBO's terms and the KL per
-    dimension where their closed forms hold (the N(0, I) prior)."""
+    """IS-NLL (with the model's own prior, over all its layers), the ELBO's terms (the KL in
+    closed form for the N(0, I) prior, by Monte Carlo otherwise), active units; the KL per
+    dimension where its closed form holds (the N(0, I) prior)."""
     generator = torch.Generator().manual_seed(options.seed)
     # the pixels the likelihood scores: a fixed binarization for dynamically binarized data
     x = to_float(held.images, binarize, generator)
     y = held.labels if model.conditional else None
     nll = importance_weighted_nll(model, x, y, k=options.k, generator=generator).mean().item()
     closed_forms = has_standard_normal_prior(model)
-    terms = elbo_terms(model, held, binarize=binarize, seed=options.seed) if closed_forms else {}
+    terms = elbo_terms(model, held, binarize=binarize, seed=options.seed)
     means = posterior_means(model, held.images, y)
     count, _ = active_units(means)
     latent = {"active_units": count, "latent_dim": means.shape[1]}
     if closed_forms:
         latent = {"kl_per_dim": kl_per_dimension(model, held).tolist(), **latent}
     else:
-        notes.append("no ELBO terms or KL per dimension: their closed forms are for the N(0, I) prior")
+        notes.append("the ELBO's KL is a one-sample Monte Carlo estimate (no closed form for this prior); "
+                     "no KL per dimension (a closed form of the N(0, I) prior)")
     return {
         "likelihood": {"k": options.k, "is_nll": nll, "bits_per_dim": bits_per_dim(nll, math.prod(held.shape)), **terms},
         "latent": latent,
@@ -157,11 +159,16 @@ def _retained(model, clf, clf_id: str, train: ImageDataset, held: ImageDataset, 
                                         num_classes=held.num_classes, seed=seed)
     out = {"cas": cas["cas"], "cas_real_baseline": cas["real"], "cas_trained_on": source,
            "real_accuracy_of_classifier": accuracy(clf, real, held.labels), "classifier": clf_id}
-    if isinstance(model, GaussianLatentModel):
+    if _posterior_vectors(model):
         train_codes = posterior_means(model, train.images, train_labels)
         test_codes = posterior_means(model, held.images, held.labels if model.conditional else None)
         out["linear_probe"] = linear_probe(train_codes, train.labels, test_codes, held.labels)
     return out
+
+
+def _posterior_vectors(model) -> bool:
+    """A latent-variable model whose encode(x) is a posterior mean vector (the VAE family)."""
+    return isinstance(model, LatentVariableModel) and isinstance(model, LatentVectorModel)
 
 
 def _disentanglement(model, held: ImageDataset, image_size: int, seed: int) -> dict:
@@ -185,6 +192,7 @@ DESCRIPTIONS = {
     "likelihood.recon": "-ELBO's reconstruction term, nats per image",
     "likelihood.kl": "-ELBO's KL term, nats per image",
     "likelihood.nelbo": "-ELBO = recon + KL, nats per image",
+    "likelihood.kl_estimate": "how the KL was computed: closed form (N(0, I) prior) or one-sample Monte Carlo",
     "latent.kl_per_dim": "KL per latent dimension, nats",
     "latent.active_units": "active units of {latent_dim} (Cov_x E_q[z_u] > 0.01)",
     "latent.latent_dim": "latent dimensions",
