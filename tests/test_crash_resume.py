@@ -31,6 +31,13 @@ CONFIGS = {
     "vqvae": {"data": {**DATA, "binarize": "none"}, "train": TRAIN,
               "model": {"name": "vqvae", "channels": [8, 16], "res_blocks": 1, "num_codes": 16, "code_dim": 4,
                         "dead_code_steps": 2}},
+    # a critic with its own optimizer group; a hierarchy; a learned prior with pseudo-inputs
+    "factorvae": {"data": DATA, "train": TRAIN,
+                  "model": {"name": "factorvae", "hidden": [32], "latent_dim": 4, "critic_hidden": 16, "critic_layers": 2}},
+    "hvae": {"data": DATA, "train": TRAIN,
+             "model": {"name": "hvae", "hidden": [32], "latent_dims": [4, 2], "ladder_hidden": 16, "free_bits": 0.1}},
+    "vamp": {"data": DATA, "train": TRAIN,
+             "model": {"name": "vae", "hidden": [32], "latent_dim": 4, "prior": "vamp", "pseudo_inputs": 8, "iw_samples": 3}},
 }
 # 3 steps an epoch, 9 in all; checkpoints: before step 1, after steps 2, 4, 6, 8 and 9 (the last epoch).
 KILL_POINTS = [
@@ -50,6 +57,9 @@ KILL_POINTS = [
     ("vae", "pictures@1"),
     ("vqvae", "step@4"),
     ("vqvae", "checkpoint:written@3"),
+    ("factorvae", "step@5"),
+    ("hvae", "step@5"),
+    ("vamp", "step@5"),
 ]
 
 

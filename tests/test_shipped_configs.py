@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from vaelab.models import AE, CVAE, HVAE, VAE, VQVAE, CodeGridModel, InfoVAE, LatentVectorModel, build_model
+from vaelab.models.factorvae import FactorVAE
+from vaelab.models.tcvae import BetaTCVAE
 from vaelab.runs import load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -26,6 +28,8 @@ EXPECTED = {
     "mnist_vqvae": (VQVAE, (7, 7)),
     "quickstart": (VAE, (10,)),
     "shapes_beta_vae": (VAE, (10,)),
+    "shapes_beta_tcvae": (BetaTCVAE, (10,)),
+    "shapes_factorvae": (FactorVAE, (10,)),
     "shapes_cvae": (CVAE, (10,)),
 }
 

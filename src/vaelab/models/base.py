@@ -10,6 +10,9 @@ reconstruct. What only some models can do is declared by inheriting a capability
                           likelihood, p(z) a LatentPrior               units (closed forms)
     CodeGridModel         a grid of integer codes [B, h, w] per        codebook use, a CodePrior
                           image, generated through a CodePrior         to train and sample from
+    TrainingSetSized      an objective that needs N, the training      the run sets N before training
+                          set's size
+    HasCritic             a critic trained against the model           the critic's own optimizer settings
 
 Code that needs a capability checks it with `require(model, Capability, what)` (an
 isinstance test), never by probing for attributes: a model that does not declare a
@@ -247,6 +250,34 @@ class CodeGridModel(ABC):
     @abstractmethod
     def attach_prior(self, prior: CodePrior | None) -> None:
         """Make `prior` the model's prior over code grids (None detaches it)."""
+
+
+class TrainingSetSized(ABC):
+    """A model whose objective needs the size N of its training set (beta-TCVAE's
+    minibatch-weighted estimate of q(z)): the run calls `set_training_set_size(N)` before
+    training, and the model keeps N in its weights (a buffer), so a loaded run has it."""
+
+    requirement = "an objective that depends on the training set's size"
+
+    @abstractmethod
+    def set_training_set_size(self, n: int) -> None:
+        """Record N, the number of training examples."""
+
+
+class HasCritic(ABC):
+    """A model with a second network, a critic (FactorVAE's discriminator, a GAN's), trained
+    against the model in the same loop and by the same backward pass: the model's loss
+    adds the critic's own loss, computed on detached inputs, and reads the critic through
+    detached weights where it is the model's opponent, so that one backward gives each
+    its own gradient. The trainer only gives the critic its own optimizer settings."""
+
+    requirement = "a critic network trained against the model"
+    critic_lr: float
+    critic_betas: tuple[float, float]
+
+    @abstractmethod
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The critic's parameters (a separate parameter group: its own lr and betas, no weight decay)."""
 
 
 def require(model, capability: type, what: str) -> None:

@@ -6,8 +6,10 @@ from vaelab.errors import ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GenerativeModel
 from vaelab.models.cvae import CVAE, CVAEConfig
+from vaelab.models.factorvae import FactorVAE, FactorVAEConfig
 from vaelab.models.hvae import HVAE, HVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
+from vaelab.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQVAEConfig
 
@@ -18,6 +20,8 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "cvae": (CVAE, CVAEConfig),
     "infovae": (InfoVAE, InfoVAEConfig),
     "hvae": (HVAE, HVAEConfig),
+    "beta-tcvae": (BetaTCVAE, BetaTCVAEConfig),
+    "factorvae": (FactorVAE, FactorVAEConfig),
     "vqvae": (VQVAE, VQVAEConfig),
 }
 

@@ -13,6 +13,7 @@ from vaelab.config import RunConfig, to_dict
 from vaelab.crashpoints import crash_point
 from vaelab.data import DataSplits, ImageDataset, load_dataset
 from vaelab.models import GenerativeModel, build_model
+from vaelab.models.base import TrainingSetSized
 from vaelab.errors import RunError, VaelabError
 from vaelab.nn import distributed
 from vaelab.nn.device import pick_device
@@ -50,6 +51,8 @@ def train(
         torch.manual_seed(t.seed)
         data = data if data is not None else load_dataset(cfg.data)
         model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(device)
+        if isinstance(model, TrainingSetSized):
+            model.set_training_set_size(len(data.train))
         meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
         if not model.conditional:  # labels it will not read need not be gathered every step
             data = DataSplits(replace(data.train, labels=None), None if data.val is None else replace(data.val, labels=None))

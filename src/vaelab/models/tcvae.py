@@ -1,0 +1,96 @@
+"""beta-TCVAE (Chen et al., 2018): split the ELBO's KL into three parts and weigh the total
+correlation, the part that ties latent dimensions together, more than the rest.
+
+With q(z) = E_x[q(z|x)] the aggregate posterior and q(z_j) its marginals,
+
+    E_x[KL(q(z|x) || p(z))] = I_q(x; z)                       index-code mutual information
+                            + KL(q(z) || prod_j q(z_j))        total correlation (TC)
+                            + sum_j KL(q(z_j) || p(z_j))       dimension-wise KL
+
+    loss = recon + alpha * MI + beta * TC + gamma * dimension-wise KL      (nats per example)
+
+log q(z) and log q(z_j) are estimated on the batch by minibatch-weighted sampling: for
+z_i from example i of a batch of M drawn from N training examples,
+
+    log q(z_i)   ~ logsumexp_m log q(z_i | x_m) - log(N M)
+    log q(z_ij)  ~ logsumexp_m log q(z_ij | x_m) - log(N M)
+
+The three estimates telescope: their sum is the batch mean of log q(z|x) - log p(z), the
+one-sample estimate of the KL. N only shifts them by constants (no gradient), but it sets
+their values, so the run gives the model its training set's size (TrainingSetSized).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vaelab.config import at_least
+from vaelab.errors import ConfigError
+from vaelab.models.base import LossOutput, TrainingSetSized
+from vaelab.models.gaussian import reparameterize
+from vaelab.models.vae import VAE, VAEConfig
+
+
+@dataclass
+class BetaTCVAEConfig(VAEConfig):
+    name: str = "beta-tcvae"
+    mi_weight: float = at_least(0, default=1.0)  # alpha, on the index-code mutual information
+    tc_weight: float = at_least(0, default=6.0)  # beta, on the total correlation
+    dim_kl_weight: float = at_least(0, default=1.0)  # gamma, on the dimension-wise KL
+
+    def check_across(self, where: str, root: Any) -> None:
+        super().check_across(where, root)
+        if self.beta != 1.0 or self.capacity_max is not None or self.free_bits or self.iw_samples > 1 or self.prior != "normal":
+            raise ConfigError(f"beta-tcvae weighs the KL's three parts by {where}mi_weight, tc_weight and dim_kl_weight "
+                              f"against N(0, I): leave {where}beta=1, capacity_max, free_bits, iw_samples and prior alone")
+
+
+def kl_decomposition(z: Tensor, mu: Tensor, logvar: Tensor, n: int | Tensor) -> dict[str, Tensor]:
+    """The batch's estimates of MI, TC and dimension-wise KL (scalars, nats per example).
+
+    z, mu, logvar: [M, D], z_i ~ q(z | x_i); n: the training set's size N (a tensor stays on
+    the device: no host sync per step).
+    """
+    m = z.shape[0]
+    z, mu, logvar = z.float(), mu.float(), logvar.float()
+    log_norm = math.log(m) + torch.as_tensor(n, dtype=torch.float32, device=z.device).log()
+    # log q(z_id | x_jd) for every pair (i, j) and dimension d: [M, M, D]
+    pairs = -0.5 * (math.log(2 * math.pi) + logvar[None] + (z[:, None] - mu[None]).pow(2) / logvar[None].exp())
+    log_q_given_x = pairs.diagonal(dim1=0, dim2=1).sum(0)  # log q(z_i | x_i): [M]
+    log_qz = torch.logsumexp(pairs.sum(2), dim=1) - log_norm  # [M]
+    log_prod_qzj = (torch.logsumexp(pairs, dim=1) - log_norm).sum(1)  # [M]
+    log_pz = -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(1)  # [M]
+    return {"mi": (log_q_given_x - log_qz).mean(), "tc": (log_qz - log_prod_qzj).mean(),
+            "dim_kl": (log_prod_qzj - log_pz).mean()}
+
+
+class BetaTCVAE(VAE, TrainingSetSized):
+    """A VAE (N(0, I) prior) trained on recon + alpha MI + beta TC + gamma dimension-wise KL.
+    Terms: recon, kl (closed form), mi, tc, dim_kl, nelbo."""
+
+    name = "beta-tcvae"
+
+    def __init__(self, config: BetaTCVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
+        super().__init__(config, data_shape, num_classes)
+        self.register_buffer("training_set_size", torch.tensor(1, dtype=torch.long))
+
+    def set_training_set_size(self, n: int) -> None:
+        self.training_set_size.fill_(n)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
+        mu, logvar = self.posterior(x, y)
+        z = reparameterize(mu, logvar)
+        recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
+        kl = self.prior.kl(mu, logvar).sum(1).mean()
+        parts = kl_decomposition(z, mu, logvar, self.training_set_size)
+        c = self.config
+        weight = self.kl_schedule.penalty(torch.ones((), device=x.device))  # KL warm-up, when set, scales all three
+        if self.training:
+            self.kl_schedule.advance()
+        penalty = c.mi_weight * parts["mi"] + c.tc_weight * parts["tc"] + c.dim_kl_weight * parts["dim_kl"]
+        return self._output(recon + weight * penalty, recon, kl, plain=False, **parts)
