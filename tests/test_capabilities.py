@@ -8,6 +8,7 @@ from torch import nn
 from vaelab.config import TrainConfig
 from vaelab.data import ImageDataset
 from vaelab.errors import CapabilityError, ConfigError
+from vaelab.plots.groups import save_group_heatmap
 from vaelab.evaluation import code_grids, codebook_scores, elbo_terms, importance_weighted_nll, kl_per_dimension, posterior_means
 from vaelab.models import (
     VAE,
@@ -77,6 +78,7 @@ NEEDS = {  # what each use calls, and the capability its message must name
     "ranking dimensions": (lambda m, d, p: dimension_activity(m, torch.rand(4, 1, 4, 4)), "one latent vector per image"),
     "manifold grid": (lambda m, d, p: save_manifold_grid(m, p / "m.png"), "one latent vector per image"),
     "code grids": (lambda m, d, p: code_grids(m, d.images), "grid of discrete codes"),
+    "group heatmap": (lambda m, d, p: save_group_heatmap(m, p / "g.png"), "groups of observed variables"),
     "codebook scores": (lambda m, d, p: codebook_scores(m, d), "grid of discrete codes"),
 }
 

@@ -7,6 +7,7 @@ import torch
 
 from vaelab.models import AE, CVAE, HVAE, VAE, VQVAE, CodeGridModel, InfoVAE, LatentVectorModel, build_model
 from vaelab.models.factorvae import FactorVAE
+from vaelab.models.oivae import OIVAE
 from vaelab.models.tcvae import BetaTCVAE
 from vaelab.runs import load_config
 
@@ -21,6 +22,7 @@ EXPECTED = {
     "mnist_cvae": (CVAE, (16,)),
     "mnist_hvae": (HVAE, (16,)),  # its top layer
     "mnist_iwae": (VAE, (16,)),
+    "mnist_oivae": (OIVAE, (16,)),
     "mnist_infovae": (InfoVAE, (16,)),
     "mnist_vae_conv": (VAE, (16,)),
     "mnist_vae_mlp": (VAE, (16,)),

@@ -125,13 +125,13 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
             print(f"  {split} NLL {nll:.2f} nats per image = {bits:.3f} bits per code ({grid[0]}x{grid[1]} codes)")
 
 
-PLOTS = ("reconstructions", "samples", "interpolation", "traversal", "latent", "manifold", "curves")
+PLOTS = ("reconstructions", "samples", "interpolation", "traversal", "latent", "manifold", "groups", "curves")
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
     """Every picture asked for (all that apply by default) into the run folder."""
     from vaelab.errors import CapabilityError
-    from vaelab.plots import curves, latent_space, manifold, run_pictures
+    from vaelab.plots import curves, groups, latent_space, manifold, run_pictures
     from vaelab.runs import load
     from vaelab.training import checkpoint as ckpt
 
@@ -147,6 +147,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
             *latent_space.latent_points(model, data), run / "latent_space.png", class_names=data.class_names, method=args.method
         ),
         "manifold": lambda: manifold.save_manifold_grid(model, run / "manifold.png"),
+        "groups": lambda: groups.save_group_heatmap(model, run / "latent_groups.png"),
         "curves": lambda: curves.save_training_curves(ckpt.read_jsonl(run / ckpt.METRICS), run / "curves.png"),
     }
     unknown = [w for w in args.what if w not in PLOTS]
@@ -430,7 +431,7 @@ def _add_prior(sub) -> None:
 
 
 def _add_plot(sub) -> None:
-    help = "pictures of a run into its folder: reconstructions, samples, paths, latent space, manifold, curves"
+    help = "pictures of a run into its folder: reconstructions, samples, paths, latent space, manifold, oi-VAE groups, curves"
     p = sub.add_parser("plot", help=help, description=help)
     p.add_argument("run", metavar="RUN", type=_run_folder, help="run folder")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")

@@ -9,6 +9,7 @@ from vaelab.models.cvae import CVAE, CVAEConfig
 from vaelab.models.factorvae import FactorVAE, FactorVAEConfig
 from vaelab.models.hvae import HVAE, HVAEConfig
 from vaelab.models.infovae import InfoVAE, InfoVAEConfig
+from vaelab.models.oivae import OIVAE, OIVAEConfig
 from vaelab.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQVAEConfig
@@ -22,6 +23,7 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "hvae": (HVAE, HVAEConfig),
     "beta-tcvae": (BetaTCVAE, BetaTCVAEConfig),
     "factorvae": (FactorVAE, FactorVAEConfig),
+    "oi-vae": (OIVAE, OIVAEConfig),
     "vqvae": (VQVAE, VQVAEConfig),
 }
 

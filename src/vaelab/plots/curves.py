@@ -12,9 +12,11 @@ from matplotlib.ticker import MaxNLocator
 FIRST = ("loss", "recon", "kl")  # the usual terms, in this order; the others follow as they appear
 # The loss and the likelihood terms are nats per example (see models/base.py); other
 # figures a model logs (an MMD, a codebook's usage) are not, and a wrong unit misleads.
-NATS = ("loss", "recon", "kl", "nelbo")
+NATS = ("loss", "recon", "kl", "nelbo", "mi", "tc", "dim_kl")  # kl1, kl2, ...: a hierarchy's layers, nats too
 UNITS = {
     "mmd": "squared MMD, no unit",
+    "critic": "discriminator cross-entropy, nats",
+    "lasso": "lambda x sum of the group norms",
     "commitment": "squared distance per example",
     "codebook": "squared distance per example",
     "mse": "per pixel, [0, 1] scale",
@@ -25,7 +27,8 @@ UNITS = {
 
 def term_unit(term: str) -> str:
     """What a term is measured in: 'nats per example', another unit, or '' when unknown."""
-    return "nats per example" if term in NATS else UNITS.get(term, "")
+    layer = term.startswith("kl") and term[2:].isdigit()
+    return "nats per example" if term in NATS or layer else UNITS.get(term, "")
 
 
 def loss_terms(records: list[dict]) -> list[str]:

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from vaelab.config import TrainConfig
 from vaelab.crashpoints import crash_point
 from vaelab.errors import CapabilityError, ConfigError, TrainingDiverged
-from vaelab.models.base import Trainable
+from vaelab.models.base import Proximal, Trainable
 from vaelab.nn import distributed
 from vaelab.nn.device import module_device
 from vaelab.training import checkpoint as ckpt
@@ -247,6 +247,8 @@ class _Loop:
         else:  # skips the update when the scaled gradients overflowed, and adapts the scale
             self.scaler.step(self.optimizer)
             self.scaler.update()
+        if isinstance(self.model, Proximal):  # e.g. the oi-VAE's group lasso, at the step's learning rate
+            self.model.proximal_step(self.optimizer.param_groups[0]["lr"])
         if p.sums is None:
             p.terms, p.sums = ["loss", *out.terms], values * len(x)
         else:
