@@ -36,7 +36,7 @@ from vaelab.models.ae import NetworkConfig
 from vaelab.models.base import GenerativeModel, LatentVariableModel, LatentVectorModel, LogWeights, LossOutput
 from vaelab.models.gaussian import kl_normal, log_normal
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_bound
+from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_loss
 from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.schedules import KLSchedule
 from vaelab.nn.backbone import build_backbone
@@ -129,10 +129,8 @@ class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
         k = self.config.iw_samples
         eps = torch.randn(len(x), k, self.noise_dim, device=x.device)  # [B, k, sum D]
         if k > 1:
-            weights = self.log_weights(x, y, eps)
-            recon, kl = -weights.log_px_z.mean(), (weights.log_qz - weights.log_pz).mean()
-            return LossOutput(-importance_weighted_bound(weights).mean(), {"recon": recon.detach(), "kl": kl.detach(),
-                                                                          "nelbo": (recon + kl).detach()})
+            loss, recon, kl = importance_weighted_loss(self.log_weights(x, y, eps))
+            return LossOutput(loss, {"recon": recon.detach(), "kl": kl.detach(), "nelbo": (recon + kl).detach()})
         z1, _, kls = self.top_down(self.bottom_up(x), eps)
         recon = self.likelihood.nll(self.decoder(z1[:, 0]), x).mean()
         kl_dims = torch.cat([kl[:, 0].mean(0) for kl in kls])  # batch-mean KL of every dimension, [sum D]

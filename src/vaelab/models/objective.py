@@ -63,3 +63,11 @@ def importance_weighted_bound(weights: LogWeights) -> Tensor:
     """L_k per example [B] from k samples' weights [B, k]: logsumexp_i log w_i - log k (nats)."""
     log_w = weights.total()
     return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
+
+
+def importance_weighted_loss(weights: LogWeights) -> tuple[Tensor, Tensor, Tensor]:
+    """(-L_k, recon, kl), batch means in nats per example, from k samples' weights [B, k]:
+    the loss, and the k samples' mean -log p(x|z) and log q(z|x) - log p(z), whose sum is
+    the one-sample -ELBO's estimate (so the bound's gain is recon + kl - loss)."""
+    recon, kl = -weights.log_px_z.mean(), (weights.log_qz - weights.log_pz).mean()
+    return -importance_weighted_bound(weights).mean(), recon, kl

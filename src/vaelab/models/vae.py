@@ -27,7 +27,7 @@ from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GaussianLatentModel, LossOutput
 from vaelab.models.gaussian import log_normal, reparameterize
-from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_bound
+from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_loss
 from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.priors.vamp import VampPrior
 from vaelab.models.schedules import KLSchedule
@@ -110,9 +110,8 @@ class VAE(AE, GaussianLatentModel):
         """loss = -L_k (k = iw_samples); recon and kl are the k samples' means (their sum,
         nelbo, is the one-sample -ELBO's estimate), so the bound's gain is nelbo - loss."""
         eps = torch.randn(len(x), self.config.iw_samples, self.latent_dim, device=x.device)  # [B, k, D]
-        weights = self.log_weights(x, y, eps)
-        recon, kl = -weights.log_px_z.mean(), (weights.log_qz - weights.log_pz).mean()
-        return self._output(-importance_weighted_bound(weights).mean(), recon, kl, plain=False)
+        loss, recon, kl = importance_weighted_loss(self.log_weights(x, y, eps))
+        return self._output(loss, recon, kl, plain=False)
 
     def _output(self, loss: Tensor, recon: Tensor, kl: Tensor, plain: bool, **extra: Tensor) -> LossOutput:
         terms = {"recon": recon.detach(), "kl": kl.detach(), **{k: v.detach() for k, v in extra.items()}}
