@@ -42,6 +42,7 @@ ENTRIES = {  # name: (config, overrides)
     "vamp-iwae5-100ep": ("mnist_vamp", ["model.iw_samples=5", "train.epochs=100"]),
     "hvae-iwae5-100ep": ("mnist_hvae", ["model.iw_samples=5", "model.warmup_steps=0", "train.epochs=100"]),
     "hvae-100ep": ("mnist_hvae", ["train.epochs=100"]),
+    "hvae-300ep": ("mnist_hvae", ["train.epochs=300"]),
 }
 
 

@@ -5,23 +5,11 @@ import pytest
 import torch
 
 from vaelab.config import TrainConfig
+from vaelab.data.grouped import SUPPORT, grouped_synthetic
 from vaelab.errors import ConfigError
 from vaelab.models import build_model, config_class
 from vaelab.models.oivae import OIVAE, OIVAEConfig, group_index
 from vaelab.training import fit, tensor_epochs
-
-SUPPORT = [[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 1]]  # true latent x group: group 2 reads z_0 and z_2
-
-
-def synthetic(n: int, seed: int = 0) -> torch.Tensor:
-    """x [n, 1, 1, 20]: four column groups of 5; group g = 2 tanh(z A_g) + noise, A_g's rows
-    zero for the latents group g does not depend on (SUPPORT)."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, 3, generator=g)
-    mask = torch.tensor(SUPPORT, dtype=torch.float)
-    cols = [torch.tanh(z @ (torch.randn(3, 5, generator=g) * mask[:, j:j + 1])) * 2 for j in range(4)]
-    return (torch.cat(cols, 1) + 0.1 * torch.randn(n, 20, generator=g)).view(n, 1, 1, 20)
-
 
 def test_the_learned_weight_norms_recover_which_latents_each_group_depends_on(tmp_path):
     torch.manual_seed(0)
@@ -29,7 +17,7 @@ def test_the_learned_weight_norms_recover_which_latents_each_group_depends_on(tm
                       likelihood="gaussian", variance=0.01)
     model = build_model(cfg, (1, 1, 20))
     t = TrainConfig(epochs=60, batch_size=100, lr=3e-3, progress=False)
-    fit(model, t, tmp_path / "run", tensor_epochs(synthetic(2000), None, 100), None, config={}, meta={"model": "oi-vae"})
+    fit(model, t, tmp_path / "run", tensor_epochs(grouped_synthetic(2000), None, 100), None, config={}, meta={"model": "oi-vae"})
     norms = model.latent_group_norms()
     found = (norms / norms.max() > 0.1).int().tolist()  # [4 latents, 4 groups]
     rows = sorted(tuple(r) for r in found if any(r))  # the latent dimensions in use, in any order
