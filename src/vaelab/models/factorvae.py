@@ -86,12 +86,13 @@ class FactorVAE(VAE, HasCritic):
         mu, logvar = self.posterior(x, y)
         z = reparameterize(mu, logvar)
         recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
-        kl = self.prior.kl(mu, logvar).sum(1).mean()
+        kl_dims = self.prior.kl(mu, logvar).mean(0)  # [D]: free bits floor each dimension
+        kl = kl_dims.sum()
         logits = self.discriminator(z, frozen=True).float()  # [B, 2]: the encoder's opponent, weights held
         tc = (logits[:, 0] - logits[:, 1]).mean()
         real, shuffled = z.detach(), shuffle_dimensions(z.detach())
         critic_logits = self.discriminator(torch.cat([real, shuffled])).float()  # [2B, 2]
         targets = torch.cat([torch.zeros(len(z)), torch.ones(len(z))]).long().to(x.device)
         critic = F.cross_entropy(critic_logits, targets)
-        loss = recon + self.kl_penalty(kl) + self.config.tc_weight * tc + critic
+        loss = recon + self.kl_penalty(kl, kl_dims) + self.config.tc_weight * tc + critic
         return self._output(loss, recon, kl, plain=False, tc=tc, critic=critic)
