@@ -5,7 +5,7 @@ reconstruct. What only some models can do is declared by inheriting a capability
 
     LatentVectorModel     one latent vector z [B, D] per image         latent scatter, traversal
     LatentVariableModel   p(x, z) and a posterior q(z|x) sampled from  IS-NLL, IWAE bound,
-                          standard normal noise: log_weight_terms      ELBO terms (Monte Carlo KL)
+                          standard normal noise: log_weights           ELBO terms (Monte Carlo KL)
     GaussianLatentModel   q(z|x) one diagonal Gaussian, p(x|z) a       KL per dimension, active
                           likelihood, p(z) a LatentPrior               units (closed forms)
     CodeGridModel         a grid of integer codes [B, h, w] per        codebook use, a CodePrior

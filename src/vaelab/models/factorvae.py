@@ -4,7 +4,7 @@ the batch (samples of prod_j q(z_j)):
 
     TC = KL(q(z) || prod_j q(z_j)) ~ E_q(z)[log D(z) / (1 - D(z))] = E[logit_real(z) - logit_shuffled(z)]
     VAE loss    = recon + KL + gamma * TC                              (nats per example)
-    critic loss = CE(D(z), real) + CE(D(shuffle(z)), shuffled)        (z detached)
+    critic loss = (CE(D(z), real) + CE(D(shuffle(z)), shuffled)) / 2  (z detached; the paper's 1/2m)
 
 The discriminator is a critic (HasCritic): its loss is added to the model's and computed
 on detached codes, and the VAE reads it through detached weights, so one backward pass
@@ -12,6 +12,7 @@ gives the encoder the gradient that fools the discriminator and the discriminato
 gradient that catches it; the trainer gives it its own Adam settings (the paper's lr
 1e-4, betas (0.5, 0.9)). Trade-off: the paper shuffles a second batch; this shuffles the
 same one (one forward per step; the TC estimate is then a little biased on small batches).
+Data-parallel, each process shuffles and judges its own share of the batch.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class FactorVAE(VAE, HasCritic):
         tc = (logits[:, 0] - logits[:, 1]).mean()
         real, shuffled = z.detach(), shuffle_dimensions(z.detach())
         critic_logits = self.discriminator(torch.cat([real, shuffled])).float()  # [2B, 2]
-        targets = torch.cat([torch.zeros(len(z)), torch.ones(len(z))]).long().to(x.device)
+        targets = torch.arange(2, device=x.device).repeat_interleave(len(z))  # 0: real, 1: shuffled; made on the device
         critic = F.cross_entropy(critic_logits, targets)
         loss = recon + self.kl_penalty(kl, kl_dims) + self.config.tc_weight * tc + critic
         return self._output(loss, recon, kl, plain=False, tc=tc, critic=critic)

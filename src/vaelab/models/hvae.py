@@ -111,7 +111,8 @@ class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
             else:
                 mu_p, logvar_p = self.layer_prior(i, z)  # [B, S, D_i]
                 logvar_q = -torch.logaddexp(-logvar_hat, -logvar_p)  # 1/var_q = 1/var_hat + 1/var_p
-                mu_q = logvar_q.exp() * (mu_hat * (-logvar_hat).exp() + mu_p * (-logvar_p).exp())
+                # mu_q = var_q (mu_hat / var_hat + mu_p / var_p), written with weights that cannot overflow
+                mu_q = mu_hat * torch.sigmoid(logvar_p - logvar_hat) + mu_p * torch.sigmoid(logvar_hat - logvar_p)
             z = mu_q + torch.exp(0.5 * logvar_q) * noise[i]
             log_pz = log_pz + log_normal(z, mu_p, logvar_p)
             log_qz = log_qz + log_normal(z, mu_q, logvar_q)
@@ -155,7 +156,8 @@ class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
         """z_L [B, D_L] -> z_1 [B, D_1] through the layer priors: their means (scale 0), or draws."""
         for i in reversed(range(len(self.dims) - 1)):
             mu_p, logvar_p = self.layer_prior(i, z)
-            noise = torch.randn(mu_p.shape, generator=generator).to(mu_p.device) if scale else 0.0
+            where = generator.device if generator is not None else "cpu"
+            noise = torch.randn(mu_p.shape, generator=generator, device=where).to(mu_p.device) if scale else 0.0
             z = mu_p + scale * torch.exp(0.5 * logvar_p) * noise
         return z
 

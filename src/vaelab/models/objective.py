@@ -51,6 +51,7 @@ def floored_kl(kl_dims: Tensor | None, kl: Tensor, free_bits: float, dims: int) 
     for the whole vector, max(D * lambda, KL). kl: the batch-mean KL, a scalar.
     Dimensions under the floor get no gradient from the KL: they are free to carry
     information up to lambda nats without cost, which keeps them from collapsing.
+    Data-parallel, the batch mean is each process's share's.
     """
     if free_bits <= 0:
         return kl

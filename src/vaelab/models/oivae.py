@@ -14,7 +14,11 @@ the loss's gradient: after each optimizer step a proximal step shrinks every col
 which sets whole columns exactly to zero (the proximal operator of the group lasso), so
 the latent x group matrix of norms (`latent_group_norms`, drawn by `vaelab plot` as a
 heatmap) is sparse and says which latent dimensions each group depends on. The loss is
-the -ELBO (nats per example); the penalty's value is logged as `lasso`.
+the -ELBO (nats per example); the penalty's value is logged as `lasso`. With plain SGD
+this is proximal gradient descent on -ELBO + penalty; vaelab's optimizers are Adam and
+AdamW, whose steps are normalised per coordinate, so lr * lambda is the shrink per step
+rather than the penalty's exact weight against the loss in nats: read lambda as "how fast
+unused connections die", and compare values of it at the same lr.
 
 Groups (`model.groups`): `patches` (square patches of `patch_size` pixels, all channels),
 `channels` (one group per channel), or `columns` (consecutive runs of the flattened data

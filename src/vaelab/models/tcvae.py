@@ -18,6 +18,8 @@ z_i from example i of a batch of M drawn from N training examples,
 The three estimates telescope: their sum is the batch mean of log q(z|x) - log p(z), the
 one-sample estimate of the KL. N only shifts them by constants (no gradient), but it sets
 their values, so the run gives the model its training set's size (TrainingSetSized).
+Data-parallel, M is each process's share of the batch (the estimate is per process, and
+more biased for small shares).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class BetaVAEConfig(VAEConfig):
 
 class VAE(AE, GaussianLatentModel):
     """An AE whose encoder also has a log-variance head, trained on the (weighted) negative ELBO.
-    Its prior p(z) = N(0, I) is the submodule `prior`.
+    Its prior p(z), N(0, I) or a VampPrior (model.prior), is the submodule `prior`.
 
     Terms, nats per example: recon = E_q[-log p(x|z)], kl = KL(q||p), and, when the loss
     is not the plain -ELBO, nelbo = recon + kl (to compare with other VAEs).

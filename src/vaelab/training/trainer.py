@@ -241,13 +241,17 @@ class _Loop:
         if self.t.grad_clip:
             if self.scaler is not None:
                 self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
+            for group in self.optimizer.param_groups:  # a critic's gradient (HasCritic) is clipped apart
+                torch.nn.utils.clip_grad_norm_(group["params"], self.t.grad_clip)
+        stepped = True
         if self.scaler is None:
             self.optimizer.step()
         else:  # skips the update when the scaled gradients overflowed, and adapts the scale
+            scale = self.scaler.get_scale() if isinstance(self.model, Proximal) else None
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        if isinstance(self.model, Proximal):  # e.g. the oi-VAE's group lasso, at the step's learning rate
+            stepped = scale is None or self.scaler.get_scale() >= scale  # the scale falls when the step was skipped
+        if isinstance(self.model, Proximal) and stepped:  # e.g. the oi-VAE's group lasso, at the step's learning rate
             self.model.proximal_step(self.optimizer.param_groups[0]["lr"])
         if p.sums is None:
             p.terms, p.sums = ["loss", *out.terms], values * len(x)

@@ -31,7 +31,8 @@ class StandardNormalPrior(LatentPrior):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """z ~ N(0, I), [n, D] on the prior's device (drawn on the generator's device, the CPU by default)."""
-        return torch.randn(n, self.latent_dim, generator=generator).to(self.loc.device)
+        where = generator.device if generator is not None else "cpu"
+        return torch.randn(n, self.latent_dim, generator=generator, device=where).to(self.loc.device)
 
     def kl(self, mu: Tensor, logvar: Tensor) -> Tensor:
         """KL(N(mu, diag exp(logvar)) || N(0, I)) per dimension, [B, D] (nats)."""

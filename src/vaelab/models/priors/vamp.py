@@ -26,7 +26,7 @@ class VampPrior(LatentPrior):
     posterior: the model's bound method (not a submodule: the model owns the encoder, and
         its state_dict holds it once). num_pseudo: K. data_shape: (C, H, W) of a pseudo-input.
     The pseudo-inputs are sigmoid(pseudo_logits), images in (0, 1) like the data, and start
-    near grey (0.5 plus noise of 0.01): they are trained with the model, by the same loss.
+    grey (logits of N(0, 0.01^2): 0.5 +- 0.0025): they are trained with the model, by the same loss.
     Every call re-encodes them ([K, C, H, W] through the encoder): exact while training
     moves the encoder, and cheap next to decoding (K = 500 adds one encoder pass of 500
     images per step).
@@ -55,7 +55,8 @@ class VampPrior(LatentPrior):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n draws [n, D]: a component k uniformly, then z ~ q(z | u_k) (noise on the generator's device, the CPU by default)."""
         mu, logvar = self.components()
-        k = torch.randint(mu.shape[0], (n,), generator=generator)
-        eps = torch.randn(n, mu.shape[1], generator=generator)
+        where = generator.device if generator is not None else "cpu"
+        k = torch.randint(mu.shape[0], (n,), generator=generator, device=where)
+        eps = torch.randn(n, mu.shape[1], generator=generator, device=where)
         k, eps = k.to(mu.device), eps.to(mu.device)
         return mu[k] + torch.exp(0.5 * logvar[k]) * eps
