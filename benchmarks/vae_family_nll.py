@@ -43,6 +43,7 @@ ENTRIES = {  # name: (config, overrides)
     "hvae-iwae5-100ep": ("mnist_hvae", ["model.iw_samples=5", "model.warmup_steps=0", "train.epochs=100"]),
     "hvae-100ep": ("mnist_hvae", ["train.epochs=100"]),
     "hvae-300ep": ("mnist_hvae", ["train.epochs=300"]),
+    "hvae-fb": ("mnist_hvae", ["model.free_bits=0.25", "train.epochs=60"]),
 }
 
 

@@ -113,3 +113,15 @@ def test_a_tiny_run_learns_and_every_tool_works_on_it(tmp_path):
     assert model.reconstruct(x).shape == (6, 1, 16, 16) and model.sample(3).shape == (3, 1, 16, 16)
     with pytest.raises(ConfigError, match="latent_dims"):
         compose({"model": {"name": "hvae"}}, ["model.latent_dims=[4,0]"], config_class)
+
+
+def test_log_variances_stay_bounded():
+    """A layer prior that shrinks to a point overflows log p(z_1 | z_2) (a NaN after 240 MNIST
+    epochs): every log-variance is clamped to [-10, 10]."""
+    model = HVAE(HVAEConfig(hidden=[8], latent_dims=[2, 2], ladder_hidden=4), (1, 4, 4))
+    with torch.no_grad():
+        model.priors[0][-1].bias.fill_(-30.0)
+        model.messages[0].bias.fill_(30.0)
+    _, logvar_p = model.layer_prior(0, torch.zeros(3, 2))
+    _, logvar_hat = model.bottom_up(torch.zeros(3, 1, 4, 4))[0]
+    assert float(logvar_p.min()) == -10.0 and float(logvar_hat.max()) == 10.0

@@ -53,6 +53,12 @@ class HVAEConfig(ObjectiveConfig, NetworkConfig):
         ObjectiveConfig.check_across(self, where, root)
 
 
+# Every log-variance is kept in [-10, 10] (variances 4.5e-5 .. 2.2e4). Unbounded, a layer
+# prior whose child ignores it can shrink to a point (log-variance -25 was seen after 240
+# MNIST epochs), and its log-density then overflows into a NaN loss.
+LOGVAR_BOUND = 10.0
+
+
 def _ladder_net(n_in: int, hidden: int, n_out: int) -> nn.Module:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
 
@@ -90,12 +96,14 @@ class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
         for i, message in enumerate(self.messages):
             if i > 0:
                 d = self.up[i - 1](d)
-            out.append(message(d).chunk(2, dim=-1))
+            mu, logvar = message(d).chunk(2, dim=-1)
+            out.append((mu, logvar.clamp(-LOGVAR_BOUND, LOGVAR_BOUND)))
         return out
 
     def layer_prior(self, i: int, z_above: Tensor) -> tuple[Tensor, Tensor]:
         """(mu_p, logvar_p) of p(z_i | z_{i+1}) (0-based i < L - 1), shaped like z_above's batch dims."""
-        return self.priors[i](z_above).chunk(2, dim=-1)
+        mu, logvar = self.priors[i](z_above).chunk(2, dim=-1)
+        return mu, logvar.clamp(-LOGVAR_BOUND, LOGVAR_BOUND)
 
     def top_down(self, messages: list[tuple[Tensor, Tensor]], eps: Tensor) -> tuple[Tensor, LogWeights, list[Tensor]]:
         """Sample every layer from the top. messages: bottom_up's, [B, D_i]; eps [B, S, sum D_i]
