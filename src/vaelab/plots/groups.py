@@ -8,6 +8,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vaelab.files import atomic_write
 from vaelab.models.base import GroupedOutputs, require
@@ -23,6 +24,8 @@ def save_group_heatmap(model, path: str | Path) -> Path:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(2, 1, 1) if grid else fig.add_subplot(1, 1, 1)
     image = ax.imshow(norms.numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # groups and latents are counted, not measured
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("group of observed variables")
     ax.set_ylabel("latent dimension")
     ax.set_title("||W(g)[:, k]||: how much latent k reaches group g")
