@@ -48,4 +48,4 @@ def test_the_hierarchy_floors_every_dimension_of_every_layer():
     model = HVAE(HVAEConfig(hidden=[16], latent_dims=[3, 2], ladder_hidden=8, free_bits=100.0), (1, 4, 4))
     x = torch.rand(8, 1, 4, 4).bernoulli()
     out = model(x)
-    assert float(out.loss) == float(out.terms["recon"] + 100.0 * 5)
+    assert float(out.loss.detach()) == float(out.terms["recon"] + 100.0 * 5)
