@@ -87,8 +87,8 @@ class FactorVAE(VAE, HasCritic):
         mu, logvar = self.posterior(x, y)
         z = reparameterize(mu, logvar)
         recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
-        kl_dims = self.prior.kl(mu, logvar).mean(0)  # [D]: free bits floor each dimension
-        kl = kl_dims.sum()
+        per_dim = self.prior.kl(mu, logvar)  # [B, D]
+        kl, kl_dims = per_dim.sum(1).mean(), per_dim.mean(0)  # kl_dims: free bits floor each dimension
         logits = self.discriminator(z, frozen=True).float()  # [B, 2]: the encoder's opponent, weights held
         tc = (logits[:, 0] - logits[:, 1]).mean()
         real, shuffled = z.detach(), shuffle_dimensions(z.detach())

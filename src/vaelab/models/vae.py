@@ -86,8 +86,8 @@ class VAE(AE, GaussianLatentModel):
         z = reparameterize(mu, logvar)
         recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
         if isinstance(self.prior, StandardNormalPrior):
-            kl_dims = self.prior.kl(mu, logvar).mean(0)
-            return recon, kl_dims.sum(), z, kl_dims
+            per_dim = self.prior.kl(mu, logvar)  # [B, D]
+            return recon, per_dim.sum(1).mean(), z, per_dim.mean(0)
         kl = (log_normal(z, mu, logvar) - self.prior.log_prob(z)).mean()
         return recon, kl, z, None
 
