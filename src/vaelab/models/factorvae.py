@@ -18,16 +18,14 @@ Data-parallel, each process shuffles and judges its own share of the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaelab.config import above, at_least
-from vaelab.errors import ConfigError
 from vaelab.models.base import HasCritic, LossOutput
-from vaelab.models.gaussian import reparameterize
+from vaelab.models.objective import elbo_output
 from vaelab.models.vae import VAE, VAEConfig
 
 
@@ -38,11 +36,7 @@ class FactorVAEConfig(VAEConfig):
     critic_hidden: int = at_least(1, default=1000)  # width of the discriminator's 5 hidden layers (the paper's MLP)
     critic_layers: int = at_least(1, default=5)
     critic_lr: float = above(0, default=1e-4)
-
-    def check_across(self, where: str, root: Any) -> None:
-        super().check_across(where, root)
-        if self.iw_samples > 1 or self.prior != "normal":
-            raise ConfigError(f"factorvae takes neither {where}iw_samples > 1 nor another {where}prior")
+    takes_iwae_and_priors = False  # the discriminator judges one sample's codes against N(0, I)'s shape
 
 
 def shuffle_dimensions(z: Tensor) -> Tensor:
@@ -84,16 +78,13 @@ class FactorVAE(VAE, HasCritic):
         return list(self.discriminator.parameters())
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
-        mu, logvar = self.posterior(x, y)
-        z = reparameterize(mu, logvar)
-        recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
-        per_dim = self.prior.kl(mu, logvar)  # [B, D]
-        kl, kl_dims = per_dim.sum(1).mean(), per_dim.mean(0)  # kl_dims: free bits floor each dimension
+        t = self.elbo_terms(x, y)
+        z = t.z
         logits = self.discriminator(z, frozen=True).float()  # [B, 2]: the encoder's opponent, weights held
         tc = (logits[:, 0] - logits[:, 1]).mean()
         real, shuffled = z.detach(), shuffle_dimensions(z.detach())
         critic_logits = self.discriminator(torch.cat([real, shuffled])).float()  # [2B, 2]
         targets = torch.arange(2, device=x.device).repeat_interleave(len(z))  # 0: real, 1: shuffled; made on the device
         critic = F.cross_entropy(critic_logits, targets)
-        loss = recon + self.kl_penalty(kl, kl_dims) + self.config.tc_weight * tc + critic
-        return self._output(loss, recon, kl, plain=False, tc=tc, critic=critic)
+        loss = t.recon + self.kl_penalty(t) + self.config.tc_weight * tc + critic
+        return elbo_output(loss, t.recon, t.kl, plain=False, tc=tc, critic=critic)

@@ -36,7 +36,7 @@ from vaelab.models.ae import NetworkConfig
 from vaelab.models.base import GenerativeModel, LatentVariableModel, LatentVectorModel, LogWeights, LossOutput
 from vaelab.models.gaussian import kl_normal, log_normal
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_loss
+from vaelab.models.objective import ObjectiveConfig, elbo_output, importance_weighted_loss
 from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.schedules import KLSchedule
 from vaelab.nn.backbone import build_backbone
@@ -80,7 +80,7 @@ class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
         self.messages = nn.ModuleList(nn.Linear(widths[i], 2 * d) for i, d in enumerate(dims))  # d_i -> (mu_hat, logvar_hat)
         self.priors = nn.ModuleList(_ladder_net(dims[i + 1], hidden, 2 * dims[i]) for i in range(len(dims) - 1))
         self.prior = StandardNormalPrior(dims[-1])  # p(z_L)
-        self.kl_schedule = KLSchedule(config.beta, config.warmup_steps, config.capacity_max, config.capacity_steps, config.gamma)
+        self.kl_schedule = KLSchedule.of(config, sum(dims))
 
     @property
     def latent_dim(self) -> int:
@@ -139,19 +139,14 @@ class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
         eps = torch.randn(len(x), k, self.noise_dim, device=x.device)  # [B, k, sum D]
         if k > 1:
             loss, recon, kl = importance_weighted_loss(self.log_weights(x, y, eps))
-            return LossOutput(loss, {"recon": recon.detach(), "kl": kl.detach(), "nelbo": (recon + kl).detach()})
+            return elbo_output(loss, recon, kl, plain=False)
         z1, _, kls = self.top_down(self.bottom_up(x), eps)
         recon = self.likelihood.nll(self.decoder(z1[:, 0]), x).mean()
         kl_dims = torch.cat([kl[:, 0].mean(0) for kl in kls])  # batch-mean KL of every dimension, [sum D]
         kl = kl_dims.sum()
-        penalty = self.kl_schedule.penalty(floored_kl(kl_dims, kl, self.config.free_bits, self.noise_dim))
-        if self.training:
-            self.kl_schedule.advance()
-        terms = {"recon": recon.detach(), "kl": kl.detach(),
-                 **{f"kl{i + 1}": layer[:, 0].sum(-1).mean().detach() for i, layer in enumerate(kls)}}
-        if not (self.kl_schedule.is_plain_elbo and not self.config.free_bits):
-            terms["nelbo"] = terms["recon"] + terms["kl"]
-        return LossOutput(recon + penalty, terms)
+        penalty = self.kl_schedule.loss_term(kl, kl_dims, self.training)
+        layers = {f"kl{i + 1}": layer[:, 0].sum(-1).mean() for i, layer in enumerate(kls)}
+        return elbo_output(recon + penalty, recon, kl, plain=self.kl_schedule.is_plain_elbo, **layers)
 
     def objective_is_final(self) -> bool:
         return self.kl_schedule.is_done()

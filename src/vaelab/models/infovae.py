@@ -10,15 +10,14 @@ the other schedule options of the VAE apply to it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from vaelab.config import above, at_least, one_of
-from vaelab.errors import ConfigError
 from vaelab.models.base import LossOutput
 from vaelab.models.mmd import KERNELS, mmd
+from vaelab.models.objective import elbo_output
 from vaelab.models.vae import VAE, VAEConfig
 
 
@@ -29,20 +28,15 @@ class InfoVAEConfig(VAEConfig):
     mmd_weight: float = at_least(0, default=1000.0)  # lambda
     kernel: str = one_of(*KERNELS, default="imq")  # imq (inverse multiquadratic) | rbf
     kernel_scale: float = above(0, default=1.0)  # kernel width C = 2 * latent_dim * kernel_scale
-
-    def check_across(self, where: str, root: Any) -> None:
-        if self.iw_samples > 1 or self.prior != "normal":
-            raise ConfigError(f"infovae matches q(z) to N(0, I) by MMD: it takes neither {where}iw_samples > 1 "
-                              f"nor another {where}prior")
-        super().check_across(where, root)
+    takes_iwae_and_priors = False  # the MMD matches q(z) to N(0, I)
 
 
 class InfoVAE(VAE):
     name = "infovae"
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
-        recon, kl, z, kl_dims = self.elbo_terms(x, y)
-        prior = torch.randn_like(z)
-        divergence = mmd(z, prior, self.config.kernel, self.config.kernel_scale)
-        loss = recon + self.config.mmd_weight * divergence + self.kl_penalty(kl, kl_dims)
-        return self._output(loss, recon, kl, plain=False, mmd=divergence)
+        t = self.elbo_terms(x, y)
+        prior = torch.randn_like(t.z)
+        divergence = mmd(t.z, prior, self.config.kernel, self.config.kernel_scale)
+        loss = t.recon + self.config.mmd_weight * divergence + self.kl_penalty(t)
+        return elbo_output(loss, t.recon, t.kl, plain=False, mmd=divergence)

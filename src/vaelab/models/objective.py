@@ -21,7 +21,7 @@ from torch import Tensor
 
 from vaelab.config import CrossChecked, at_least
 from vaelab.errors import ConfigError
-from vaelab.models.base import LogWeights
+from vaelab.models.base import LogWeights, LossOutput
 
 
 @dataclass
@@ -58,6 +58,15 @@ def floored_kl(kl_dims: Tensor | None, kl: Tensor, free_bits: float, dims: int) 
     if kl_dims is None:
         return kl.clamp(min=free_bits * dims)
     return kl_dims.clamp(min=free_bits).sum()
+
+
+def elbo_output(loss: Tensor, recon: Tensor, kl: Tensor, plain: bool, **extra: Tensor) -> LossOutput:
+    """The LossOutput of a VAE-family model: terms recon, kl, the `extra` ones and, when the
+    loss is not the plain -ELBO (`plain` False), nelbo = recon + kl to compare with other VAEs."""
+    terms = {"recon": recon.detach(), "kl": kl.detach(), **{k: v.detach() for k, v in extra.items()}}
+    if not plain:
+        terms["nelbo"] = terms["recon"] + terms["kl"]
+    return LossOutput(loss, terms)
 
 
 def importance_weighted_bound(weights: LogWeights) -> Tensor:

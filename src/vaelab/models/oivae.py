@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -48,11 +48,7 @@ class OIVAEConfig(VAEConfig):
     group_sizes: Optional[list[int]] = each_at_least(1, default=None)  # columns: the size of each group, summing to C*H*W
     group_hidden: int = at_least(1, default=64)  # width of each group's generator
     lasso: float = at_least(0, default=1.0)  # lambda of the group lasso on the first layers
-
-    def check_across(self, where: str, root: Any) -> None:
-        super().check_across(where, root)
-        if self.iw_samples > 1 or self.prior != "normal":
-            raise ConfigError(f"oi-vae takes neither {where}iw_samples > 1 nor another {where}prior")
+    takes_iwae_and_priors = False  # a plain ELBO against N(0, I); the group lasso is its own
 
 
 def group_index(cfg: OIVAEConfig, shape: tuple[int, int, int]) -> list[Tensor]:

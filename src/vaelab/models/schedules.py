@@ -1,4 +1,5 @@
-"""How much the KL term weighs, step by step: beta, KL warm-up, and the capacity form."""
+"""How much the KL term weighs, step by step: beta, KL warm-up, the capacity form, and a
+KL floor (free bits)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Optional
 
 import torch
 from torch import Tensor, nn
+
+from vaelab.models.objective import ObjectiveConfig, floored_kl
 
 
 class KLSchedule(nn.Module):
@@ -15,10 +18,12 @@ class KLSchedule(nn.Module):
         penalty = beta_t * KL,            beta_t = beta * min(1, t / warmup_steps)
     capacity form (Burgess et al. 2018), when `capacity_max` is set:
         penalty = gamma * |KL - C_t|,     C_t = capacity_max * min(1, t / capacity_steps)
+    free bits (Kingma et al. 2016), when `free_bits` > 0: KL is first floored per dimension
+        (objective.floored_kl; over all `dims` when the KL has no per-dimension form)
 
     The step counter is a buffer, so it is saved with the weights and a resumed run
     continues the schedule where it stopped. It advances once per training forward
-    (`VAE.kl_penalty`), and only when the schedule has a ramp.
+    (`loss_term`), and only when the schedule has a ramp.
     """
 
     def __init__(
@@ -28,16 +33,24 @@ class KLSchedule(nn.Module):
         capacity_max: Optional[float] = None,
         capacity_steps: int = 0,
         gamma: float = 1000.0,
+        free_bits: float = 0.0,
+        dims: int = 1,
     ):
         super().__init__()
         self.beta, self.warmup_steps = beta, warmup_steps
         self.capacity_max, self.capacity_steps, self.gamma = capacity_max, capacity_steps, gamma
+        self.free_bits, self.dims = free_bits, dims
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def of(cls, cfg: ObjectiveConfig, dims: int) -> "KLSchedule":
+        """The schedule an ObjectiveConfig's keys describe, for a latent of `dims` dimensions."""
+        return cls(cfg.beta, cfg.warmup_steps, cfg.capacity_max, cfg.capacity_steps, cfg.gamma, cfg.free_bits, dims)
 
     @property
     def is_plain_elbo(self) -> bool:
-        """True when the penalty is exactly KL at every step (beta 1, no warm-up, no capacity)."""
-        return self.capacity_max is None and self.beta == 1.0 and self.warmup_steps == 0
+        """True when the penalty is exactly KL at every step (beta 1, no warm-up, no capacity, no floor)."""
+        return self.capacity_max is None and self.beta == 1.0 and self.warmup_steps == 0 and not self.free_bits
 
     def is_done(self) -> bool:
         """True once the warm-up and capacity ramps have reached their final values."""
@@ -61,8 +74,10 @@ class KLSchedule(nn.Module):
             return torch.zeros((), device=self.step.device)
         return self.capacity_max * self._ramp(self.step, self.capacity_steps)
 
-    def penalty(self, kl: Tensor) -> Tensor:
-        """The KL part of the loss for a batch-mean KL `kl` (nats per example)."""
+    def penalty(self, kl: Tensor, kl_dims: Tensor | None = None) -> Tensor:
+        """The KL part of the loss for a batch-mean KL `kl` (nats per example), floored by free
+        bits per dimension of `kl_dims` (its batch means [D]) when given."""
+        kl = floored_kl(kl_dims, kl, self.free_bits, self.dims)
         if self.capacity_max is None:
             return kl if self.is_plain_elbo else self.weight() * kl
         return self.gamma * (kl - self.capacity()).abs()
@@ -76,3 +91,10 @@ class KLSchedule(nn.Module):
         """One training step more; a schedule without a ramp keeps no clock (one op a step saved)."""
         if self.has_ramp:
             self.step += 1
+
+    def loss_term(self, kl: Tensor, kl_dims: Tensor | None, training: bool) -> Tensor:
+        """`penalty(kl, kl_dims)` for this step; a training forward moves the clock by one step."""
+        penalty = self.penalty(kl, kl_dims)
+        if training:
+            self.advance()
+        return penalty

@@ -34,7 +34,7 @@ from torch import Tensor
 from vaelab.config import at_least
 from vaelab.errors import ConfigError
 from vaelab.models.base import LossOutput, TrainingSetSized
-from vaelab.models.gaussian import reparameterize
+from vaelab.models.objective import elbo_output
 from vaelab.models.vae import VAE, VAEConfig
 
 
@@ -45,11 +45,13 @@ class BetaTCVAEConfig(VAEConfig):
     tc_weight: float = at_least(0, default=6.0)  # beta, on the total correlation
     dim_kl_weight: float = at_least(0, default=1.0)  # gamma, on the dimension-wise KL
 
+    takes_iwae_and_priors = False  # the decomposition is of one sample's KL to N(0, I)
+
     def check_across(self, where: str, root: Any) -> None:
         super().check_across(where, root)
-        if self.beta != 1.0 or self.capacity_max is not None or self.free_bits or self.iw_samples > 1 or self.prior != "normal":
+        if self.beta != 1.0 or self.capacity_max is not None or self.free_bits:
             raise ConfigError(f"beta-tcvae weighs the KL's three parts by {where}mi_weight, tc_weight and dim_kl_weight "
-                              f"against N(0, I): leave {where}beta=1, capacity_max, free_bits, iw_samples and prior alone")
+                              f"against N(0, I): leave {where}beta=1, capacity_max and free_bits alone")
 
 
 def kl_decomposition(z: Tensor, mu: Tensor, logvar: Tensor, n: int | Tensor) -> dict[str, Tensor]:
@@ -85,14 +87,10 @@ class BetaTCVAE(VAE, TrainingSetSized):
         self.training_set_size.fill_(n)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
-        mu, logvar = self.posterior(x, y)
-        z = reparameterize(mu, logvar)
-        recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
-        kl = self.prior.kl(mu, logvar).sum(1).mean()
-        parts = kl_decomposition(z, mu, logvar, self.training_set_size)
+        t = self.elbo_terms(x, y)
+        parts = kl_decomposition(t.z, t.mu, t.logvar, self.training_set_size)
         c = self.config
-        weight = self.kl_schedule.penalty(torch.ones((), device=x.device))  # KL warm-up, when set, scales all three
-        if self.training:
-            self.kl_schedule.advance()
+        # KL warm-up, when set, scales all three: the schedule's weight, read as its penalty of 1
+        weight = self.kl_schedule.loss_term(torch.ones((), device=x.device), None, self.training)
         penalty = c.mi_weight * parts["mi"] + c.tc_weight * parts["tc"] + c.dim_kl_weight * parts["dim_kl"]
-        return self._output(recon + weight * penalty, recon, kl, plain=False, **parts)
+        return elbo_output(t.recon + weight * penalty, t.recon, t.kl, plain=False, **parts)

@@ -17,7 +17,7 @@ the defaults it is the -ELBO itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +27,7 @@ from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GaussianLatentModel, LossOutput
 from vaelab.models.gaussian import log_normal, reparameterize
-from vaelab.models.objective import ObjectiveConfig, floored_kl, importance_weighted_loss
+from vaelab.models.objective import ObjectiveConfig, elbo_output, importance_weighted_loss
 from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.priors.vamp import VampPrior
 from vaelab.models.schedules import KLSchedule
@@ -39,7 +39,15 @@ class VAEConfig(ObjectiveConfig, AEConfig):
     prior: str = one_of("normal", "vamp", default="normal")  # p(z): N(0, I) | VampPrior, a mixture of posteriors
     pseudo_inputs: int = at_least(1, default=500)  # VampPrior: K, the learned pseudo-inputs
 
+    # A model whose loss is built on one posterior sample against N(0, I) (an MMD to it, a
+    # KL decomposition, a discriminator on its codes) sets this False: it then refuses
+    # model.iw_samples > 1 and another model.prior. Not a config key (no annotation).
+    takes_iwae_and_priors = True
+
     def check_across(self, where: str, root: Any) -> None:
+        if not self.takes_iwae_and_priors and (self.iw_samples > 1 or self.prior != "normal"):
+            raise ConfigError(f"{self.name} builds its loss on one sample against N(0, I): it takes neither "
+                              f"{where}iw_samples > 1 nor another {where}prior")
         AEConfig.check_across(self, where, root)
         ObjectiveConfig.check_across(self, where, root)
 
@@ -50,6 +58,20 @@ class BetaVAEConfig(VAEConfig):
 
     name: str = "beta-vae"
     beta: float = at_least(0, default=4.0)
+
+
+class ELBOTerms(NamedTuple):
+    """What one posterior sample per example gives (VAE.elbo_terms): recon and kl, batch means
+    in nats per example; z [B, D] the sample; kl_dims [D] the batch-mean KL of each dimension,
+    or None where the prior has no closed form (kl is then the one-sample estimate
+    log q(z|x) - log p(z)); mu, logvar [B, D] the posterior."""
+
+    recon: Tensor
+    kl: Tensor
+    z: Tensor
+    kl_dims: Tensor | None
+    mu: Tensor
+    logvar: Tensor
 
 
 class VAE(AE, GaussianLatentModel):
@@ -65,7 +87,7 @@ class VAE(AE, GaussianLatentModel):
     def __init__(self, config: VAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None, label_dim: int = 0):
         super().__init__(config, data_shape, num_classes, label_dim)
         self.logvar_head = nn.Linear(self.mu_head.in_features, config.latent_dim)
-        self.kl_schedule = KLSchedule(config.beta, config.warmup_steps, config.capacity_max, config.capacity_steps, config.gamma)
+        self.kl_schedule = KLSchedule.of(config, config.latent_dim)
         if config.prior == "vamp":
             if self.conditional or label_dim:
                 raise ConfigError("model.prior=vamp is for unconditional models: its pseudo-inputs have no labels")
@@ -78,46 +100,33 @@ class VAE(AE, GaussianLatentModel):
         h = self.features(x, y)
         return self.mu_head(h), self.logvar_head(h)
 
-    def elbo_terms(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        """(recon, kl, z, kl_dims): batch means in nats per example, the posterior sample z
-        [B, D], and the batch-mean KL of each dimension [D] (None where the prior has no
-        closed form: the KL is then the one-sample estimate log q(z|x) - log p(z))."""
+    def elbo_terms(self, x: Tensor, y: Tensor | None = None) -> "ELBOTerms":
+        """One posterior sample's ELBO terms for a batch (ELBOTerms)."""
         mu, logvar = self.posterior(x, y)
         z = reparameterize(mu, logvar)
         recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
         if isinstance(self.prior, StandardNormalPrior):
             per_dim = self.prior.kl(mu, logvar)  # [B, D]
-            return recon, per_dim.sum(1).mean(), z, per_dim.mean(0)
+            return ELBOTerms(recon, per_dim.sum(1).mean(), z, per_dim.mean(0), mu, logvar)
         kl = (log_normal(z, mu, logvar) - self.prior.log_prob(z)).mean()
-        return recon, kl, z, None
+        return ELBOTerms(recon, kl, z, None, mu, logvar)
 
-    def kl_penalty(self, kl: Tensor, kl_dims: Tensor | None = None) -> Tensor:
-        """The KL part of the loss for this step: the schedule's penalty (KLSchedule) of the
-        free-bits-floored KL; a training forward moves the schedule's clock by one step."""
-        penalty = self.kl_schedule.penalty(floored_kl(kl_dims, kl, self.config.free_bits, self.latent_dim))
-        if self.training:
-            self.kl_schedule.advance()
-        return penalty
+    def kl_penalty(self, terms: "ELBOTerms") -> Tensor:
+        """The KL part of the loss for this step (KLSchedule.loss_term: weight, schedule, free bits)."""
+        return self.kl_schedule.loss_term(terms.kl, terms.kl_dims, self.training)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> LossOutput:
         if self.config.iw_samples > 1:
             return self._importance_weighted(x, y)
-        recon, kl, _, kl_dims = self.elbo_terms(x, y)
-        plain = self.kl_schedule.is_plain_elbo and not self.config.free_bits
-        return self._output(recon + self.kl_penalty(kl, kl_dims), recon, kl, plain=plain)
+        t = self.elbo_terms(x, y)
+        return elbo_output(t.recon + self.kl_penalty(t), t.recon, t.kl, plain=self.kl_schedule.is_plain_elbo)
 
     def _importance_weighted(self, x: Tensor, y: Tensor | None) -> LossOutput:
         """loss = -L_k (k = iw_samples); recon and kl are the k samples' means (their sum,
         nelbo, is the one-sample -ELBO's estimate), so the bound's gain is nelbo - loss."""
         eps = torch.randn(len(x), self.config.iw_samples, self.latent_dim, device=x.device)  # [B, k, D]
         loss, recon, kl = importance_weighted_loss(self.log_weights(x, y, eps))
-        return self._output(loss, recon, kl, plain=False)
-
-    def _output(self, loss: Tensor, recon: Tensor, kl: Tensor, plain: bool, **extra: Tensor) -> LossOutput:
-        terms = {"recon": recon.detach(), "kl": kl.detach(), **{k: v.detach() for k, v in extra.items()}}
-        if not plain:
-            terms["nelbo"] = terms["recon"] + terms["kl"]
-        return LossOutput(loss, terms)
+        return elbo_output(loss, recon, kl, plain=False)
 
     def objective_is_final(self) -> bool:
         return self.kl_schedule.is_done()
