@@ -108,3 +108,19 @@ def test_the_discriminator_gets_its_own_optimizer_settings():
     main, critic = opt.param_groups
     assert critic["lr"] == 1e-4 and critic["betas"] == (0.5, 0.9) and critic["weight_decay"] == 0.0
     assert main["lr"] == 1e-3 and len(main["params"]) + len(critic["params"]) == len(list(model.parameters()))
+
+
+def test_stratified_weights_are_a_mixture_over_the_training_set_and_still_telescope():
+    from vaelab.models.tcvae import log_importance_weights
+    log_w = log_importance_weights(8, torch.tensor(100), "mss")
+    assert torch.allclose(log_w.exp().sum(1), torch.ones(8), atol=1e-6)  # each row: a distribution over examples
+    assert torch.allclose(log_w.diagonal(), torch.full((8,), -math.log(100)))
+    assert torch.allclose(log_importance_weights(8, torch.tensor(100), "mws").exp().sum(1), torch.full((8,), 0.01))
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g) - 1.0
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(8, 3, generator=g)
+    parts = kl_decomposition(z, mu, logvar, 100, "mss")
+    log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(1)
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
+    assert float(parts["mi"] + parts["tc"] + parts["dim_kl"]) == pytest.approx(float((log_q - log_p).mean()), abs=1e-4)
+    assert float(parts["tc"]) != pytest.approx(float(kl_decomposition(z, mu, logvar, 100, "mws")["tc"]))

@@ -28,6 +28,11 @@ EXPECTED = {
     "mnist_vae_mlp": (VAE, (16,)),
     "mnist_vamp": (VAE, (16,)),
     "mnist_vqvae": (VQVAE, (7, 7)),
+    "mnist_vqvae_rotation": (VQVAE, (7, 7)),
+    "mnist_fsq": (VQVAE, (7, 7)),
+    "mnist_cosine_vq": (VQVAE, (7, 7)),
+    "mnist_gumbel": (VQVAE, (7, 7)),
+    "mnist_rvq": (VQVAE, (2, 7, 7)),  # two stacked residual codes per position
     "quickstart": (VAE, (10,)),
     "shapes_beta_vae": (VAE, (10,)),
     "shapes_beta_tcvae": (BetaTCVAE, (10,)),
@@ -52,7 +57,7 @@ def test_shipped_config_builds_its_model_and_one_batch_has_finite_terms(path):
     y = torch.tensor([1, 7])
     with torch.no_grad():
         if isinstance(model, CodeGridModel):
-            assert model.encode_codes(x).shape == (2, *latent) and model.grid == latent
+            assert model.encode_codes(x).shape == (2, *latent) and model.grid == latent[-2:]
         else:
             assert isinstance(model, LatentVectorModel) and model.encode(x, y).shape == (2, *latent)
         out = model(x, y)

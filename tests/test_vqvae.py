@@ -10,7 +10,7 @@ from vaelab.models import VQVAE, VQVAEConfig
 from vaelab.data import ImageDataset
 from vaelab.evaluation import codebook_scores
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
-from vaelab.models.quantizers import QUANTIZERS, EMAVectorQuantizer, Quantizer, VectorQuantizer, build_quantizer
+from vaelab.models.quantizers import EMAVectorQuantizer, Quantizer, VectorQuantizer, build_quantizer
 
 
 def quantizer(ema=True, **kw):
@@ -159,9 +159,10 @@ def test_vqvae_learns_and_keeps_its_codebook_in_use():
     assert stats["usage"] >= 0.5 and 1 <= stats["perplexity"] <= 16 and math.isfinite(stats["perplexity"])
 
 
-@pytest.mark.parametrize("name", sorted(QUANTIZERS))
+@pytest.mark.parametrize("name", ["vq", "ema", "cosine"])
 @pytest.mark.parametrize("positions", [(5,), (3, 3), (2, 2, 2)])
-def test_every_quantizer_keeps_the_output_contract_on_grids_of_any_rank(name, positions):
+def test_the_nearest_codeword_quantizers_keep_the_output_contract_on_grids_of_any_rank(name, positions):
+    """The whole family is checked in test_quantizer_family.py; here the codebook quantizers' own promises."""
     torch.manual_seed(0)
     q = build_quantizer(name, 8, 3, commitment=0.5, decay=0.9, kmeans_init=False, dead_code_steps=0)
     assert isinstance(q, Quantizer)
@@ -174,7 +175,8 @@ def test_every_quantizer_keeps_the_output_contract_on_grids_of_any_rank(name, po
     assert torch.equal(q.usage_counts, out.counts.float())
     assert "commitment" in out.losses and all(v.shape == () for v in out.losses.values())
     out.z_q.sum().backward()
-    assert torch.equal(z_e.grad, torch.ones_like(z_e))  # straight-through
+    if name != "cosine":  # the cosine quantizer projects first
+        assert torch.equal(z_e.grad, torch.ones_like(z_e))  # straight-through
     q.eval()  # no codebook update: the quantized vectors are the codewords of the codes
     out = q(z_e)
     assert torch.allclose(q.lookup(out.codes), out.z_q.detach(), atol=1e-6)
@@ -187,7 +189,7 @@ def test_the_loss_trained_and_the_ema_codebooks_differ_only_where_the_paper_says
     assert set(vq(torch.randn(2, 2, 3)).losses) == {"commitment", "codebook"}
     assert set(ema(torch.randn(2, 2, 3)).losses) == {"commitment"}
     with pytest.raises(ConfigError, match="unknown quantizer"):
-        build_quantizer("fsq", 4, 2)
+        build_quantizer("lfq", 4, 2)
     model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2, quantizer="vq", kmeans_init=False), (1, 8, 8))
     assert type(model.quantizer) is VectorQuantizer and "codebook" in model(torch.rand(2, 1, 8, 8)).terms
 

@@ -36,8 +36,8 @@ def codebook_scores(model, data: ImageDataset, batch_size: int = 500) -> dict:
     A class-conditional prior is scored with the images' labels.
     """
     codes = code_grids(model, data.images, batch_size)  # (N, h, w)
-    out = {**usage_stats(torch.bincount(codes.flatten(), minlength=model.num_codes)),
-           "num_codes": model.num_codes, "grid": list(model.grid)}
+    counts = model.count_codes(codes.to(model.device)).cpu()
+    out = {**usage_stats(counts), "num_codes": len(counts), "grid": list(model.grid)}
     if model.prior is None:
         return out
     labels = data.labels if model.conditional else None

@@ -239,6 +239,7 @@ class CodeGridModel(ABC):
     requirement = "a grid of discrete codes per image (a VQ-VAE)"
     grid: tuple[int, int]
     num_codes: int
+    codes_per_position: int  # 1, or S stacked codes per position (codes [B, S, h, w])
     prior: CodePrior | None
 
     @abstractmethod
@@ -252,6 +253,11 @@ class CodeGridModel(ABC):
     @abstractmethod
     def attach_prior(self, prior: CodePrior | None) -> None:
         """Make `prior` the model's prior over code grids (None detaches it)."""
+
+    @abstractmethod
+    def count_codes(self, codes: Tensor) -> Tensor:
+        """How often each codeword was used in `codes` (as encode_codes returns them): int64
+        [number of codewords], the counts usage and perplexity are read from."""
 
 
 class TrainingSetSized(ABC):

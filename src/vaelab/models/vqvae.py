@@ -13,6 +13,7 @@ them. The quantizer is any of the family in models/quantizers (`model.quantizer`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models.ae import check_conv_side
 from vaelab.models.base import CodeGridModel, CodePrior, GenerativeModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.quantizers import QUANTIZERS, build_quantizer
+from vaelab.models.quantizers import GRADIENT_ESTIMATORS, QUANTIZERS, build_quantizer
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 
 
@@ -35,16 +36,41 @@ class VQVAEConfig(CrossChecked):
     res_blocks: int = at_least(0, default=2)
     num_codes: int = at_least(2, default=256)  # K
     code_dim: int = at_least(1, default=16)  # D
-    quantizer: str = one_of(*QUANTIZERS, default="ema")  # ema (moving-average codebook) | vq (codebook loss): models/quantizers
+    quantizer: str = one_of(*QUANTIZERS, default="ema")  # ema | vq | cosine | residual | fsq | gumbel: models/quantizers
+    gradient: str = one_of(*GRADIENT_ESTIMATORS, default="straight_through")  # | rotation (vq, ema, cosine, residual)
     commitment: float = at_least(0, default=0.25)  # beta
-    decay: float = bounded(0, 1, default=0.99, low_open=True, high_open=True)  # ema only
+    decay: float = bounded(0, 1, default=0.99, low_open=True, high_open=True)  # ema, residual
     kmeans_init: bool = True  # LBG on the first batch's encoder outputs
     dead_code_steps: int = at_least(0, default=10)  # restart a code unused this many steps (0: never)
+    codebook_dim: int = at_least(2, default=8)  # cosine: the normalised lookup space
+    stages: int = at_least(1, default=4)  # residual: S stages of num_codes codes each
+    shared_codebook: bool = False  # residual
+    quantizer_dropout: float = bounded(0, 1, default=0.0)  # residual: train on a random prefix of stages
+    stage_quantizer: str = one_of("ema", "vq", default="ema")  # residual: how each stage's codebook learns
+    levels: list[int] = each_at_least(2, default=[8, 5, 5, 5])  # fsq: num_codes must be their product
+    temperature: float = above(0, default=1.0)  # gumbel: tau at the start
+    temperature_end: float = above(0, default=1 / 16)  # gumbel: tau after temperature_steps
+    temperature_steps: int = at_least(1, default=5000)  # gumbel
+    kl_weight: float = at_least(0, default=1.0)  # gumbel: weight of KL(q(code|x) || uniform)
+    hard: bool = False  # gumbel: one-hot forward, relaxed backward
     likelihood: str = one_of("gaussian", "bernoulli", default="gaussian")  # squared error / 2c + const | BCE
     variance: float = above(0, default=0.05)  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
 
     def check_across(self, where: str, root: Any) -> None:
         check_conv_side(self.channels, where, root)
+        if self.quantizer == "fsq" and math.prod(self.levels) != self.num_codes:
+            raise ConfigError(f"fsq's codebook is the grid of {where}levels {self.levels}: set {where}num_codes="
+                              f"{math.prod(self.levels)} (got {self.num_codes})")
+        if self.gradient != "straight_through" and self.quantizer in ("fsq", "gumbel"):
+            raise ConfigError(f"{where}gradient={self.gradient} is for nearest-codeword quantizers; "
+                              f"{self.quantizer} has its own gradient (rounding / relaxation)")
+
+    def quantizer_options(self) -> dict:
+        """Every quantizer option of this section; build_quantizer hands each quantizer its own."""
+        names = ("gradient", "commitment", "decay", "kmeans_init", "dead_code_steps", "codebook_dim", "stages",
+                 "shared_codebook", "quantizer_dropout", "levels", "temperature", "temperature_end",
+                 "temperature_steps", "kl_weight", "hard")
+        return {name: vars(self)[name] for name in names} | {"codebook": self.stage_quantizer}
 
 
 class VQVAE(GenerativeModel, CodeGridModel):
@@ -61,15 +87,7 @@ class VQVAE(GenerativeModel, CodeGridModel):
             ConvEncoder(self.data_shape, config.channels, config.res_blocks),
             nn.Conv2d(config.channels[-1], config.code_dim, 1),
         )
-        self.quantizer = build_quantizer(
-            config.quantizer,
-            config.num_codes,
-            config.code_dim,
-            commitment=config.commitment,
-            decay=config.decay,
-            kmeans_init=config.kmeans_init,
-            dead_code_steps=config.dead_code_steps,
-        )
+        self.quantizer = build_quantizer(config.quantizer, config.num_codes, config.code_dim, **config.quantizer_options())
         self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=config.code_dim)
         self.likelihood = build_likelihood(config.likelihood, config.variance)
         self._grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
@@ -84,6 +102,11 @@ class VQVAE(GenerativeModel, CodeGridModel):
     @property
     def num_codes(self) -> int:
         return self.config.num_codes
+
+    @property
+    def codes_per_position(self) -> int:
+        """1, or the S stages of a residual quantizer (codes [B, S, h, w])."""
+        return self.quantizer.codes_per_position
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """x -> quantized vectors z_q [B, D, h, w]."""
@@ -107,6 +130,9 @@ class VQVAE(GenerativeModel, CodeGridModel):
         loss = recon + sum(q.losses.values())
         mse = (self.likelihood.mean(out) - x).pow(2).mean()
         return LossOutput(loss, {"recon": recon.detach(), **{k: v.detach() for k, v in q.losses.items()}, "mse": mse.detach()})
+
+    def count_codes(self, codes: Tensor) -> Tensor:
+        return self.quantizer.count_codes(codes)
 
     def reset_epoch_stats(self) -> None:
         self.quantizer.reset_usage()

@@ -54,6 +54,9 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
 
 def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool, device: torch.device) -> TrainResult:
     model = load(run, device=device, prior=False)
+    if model.codes_per_position != 1:
+        raise RunError(f"{run}'s quantizer stacks {model.codes_per_position} codes per position; the PixelCNN prior "
+                       f"models one code per position, and a prior over stacked codes is not built yet")
     data = load_dataset(cfg.data)
     if pcfg.conditional:
         if data.train.labels is None:

@@ -1,7 +1,12 @@
 """The quantizer family: one output contract (base.QuantizerOutput), one file per quantizer.
 
-    vq     VectorQuantizer       codebook trained by the codebook loss
-    ema    EMAVectorQuantizer    codebook moved by exponential moving averages
+    vq        VectorQuantizer               codebook trained by the codebook loss
+    ema       EMAVectorQuantizer            codebook moved by exponential moving averages
+    cosine    CosineVectorQuantizer         normalised lookup in a low-dimensional codebook
+    residual  ResidualVectorQuantizer       S stages quantising each other's residuals
+    fsq       FiniteScalarQuantizer         bounded scalars rounded to a fixed grid, no codebook
+    gumbel    GumbelQuantizer               relaxed categorical (DALL-E's dVAE), KL to uniform
+    estimators  straight-through and the rotation trick: how gradients cross (model.gradient)
     lloyd  nearest_code, lloyd_max, lbg: the search and the k-means the codebooks use
 
 A new quantizer subclasses base.Quantizer in a file of its own and takes one line in
@@ -14,13 +19,22 @@ import inspect
 
 from vaelab.errors import ConfigError
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput, usage_stats
+from vaelab.models.quantizers.cosine import CosineVectorQuantizer
 from vaelab.models.quantizers.ema import EMAVectorQuantizer
+from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS
+from vaelab.models.quantizers.fsq import FiniteScalarQuantizer
+from vaelab.models.quantizers.gumbel import GumbelQuantizer
 from vaelab.models.quantizers.lloyd import lbg, lloyd_max, nearest_code, quantize_scalar, squared_distances
+from vaelab.models.quantizers.residual import ResidualVectorQuantizer
 from vaelab.models.quantizers.vq import VectorQuantizer
 
 QUANTIZERS: dict[str, type[Quantizer]] = {
     "vq": VectorQuantizer,
     "ema": EMAVectorQuantizer,
+    "cosine": CosineVectorQuantizer,
+    "residual": ResidualVectorQuantizer,
+    "fsq": FiniteScalarQuantizer,
+    "gumbel": GumbelQuantizer,
 }
 
 
@@ -39,7 +53,12 @@ def build_quantizer(name: str, num_codes: int, code_dim: int, **options) -> Quan
 
 
 __all__ = [
+    "CosineVectorQuantizer",
     "EMAVectorQuantizer",
+    "FiniteScalarQuantizer",
+    "GRADIENT_ESTIMATORS",
+    "GumbelQuantizer",
+    "ResidualVectorQuantizer",
     "QUANTIZERS",
     "Quantizer",
     "QuantizerOutput",

@@ -41,6 +41,8 @@ class Quantizer(nn.Module, ABC):
     and the perplexity of their frequencies (see `usage_stats` below).
     """
 
+    codes_per_position = 1  # the residual quantizer's codes are S per position: [B, S, ...]
+
     def __init__(self, num_codes: int, code_dim: int):
         super().__init__()
         self.num_codes, self.code_dim = num_codes, code_dim
@@ -62,6 +64,11 @@ class Quantizer(nn.Module, ABC):
         with torch.no_grad():
             self.usage_counts += out.counts
         return out
+
+    def count_codes(self, codes: Tensor) -> Tensor:
+        """How many positions of `codes` (as `quantize` returns them) took each of the
+        num_codes codewords: int64 [num_codes]."""
+        return torch.bincount(codes.flatten(), minlength=self.num_codes)
 
     def reset_usage(self) -> None:
         self.usage_counts.zero_()

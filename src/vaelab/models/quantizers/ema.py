@@ -38,11 +38,12 @@ class EMAVectorQuantizer(VectorQuantizer):
         epsilon: float = 1e-5,
         kmeans_init: bool = True,
         dead_code_steps: int = 10,
+        gradient: str = "straight_through",
         chunk_size: int = 8192,
     ):
         if not 0 < decay < 1:
             raise ConfigError(f"EMA decay must be in (0, 1), got {decay}")
-        super().__init__(num_codes, code_dim, commitment, kmeans_init, dead_code_steps, chunk_size)
+        super().__init__(num_codes, code_dim, commitment, kmeans_init, dead_code_steps, gradient, chunk_size)
         self.decay, self.epsilon = decay, epsilon
 
     def _make_codebook(self, init: Tensor) -> None:

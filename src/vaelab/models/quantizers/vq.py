@@ -2,6 +2,7 @@
 
     k_i  = argmin_k ||z_e,i - e_k||^2             nearest code (lloyd.nearest_code)
     z_q  = z_e + sg(e_k - z_e)                    straight-through: decoder gradients reach z_e
+                                                  (or the rotation trick: estimators.py)
     codebook loss   = ||sg(z_e) - e_k||^2         moves the codewords (the paper's eq. 3, 2nd term)
     commitment loss = beta ||z_e - sg(e_k)||^2    keeps the encoder near its codes (3rd term)
 
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 from vaelab.errors import ConfigError
 from vaelab.nn import distributed
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS
 from vaelab.models.quantizers.lloyd import lbg, nearest_code
 
 
@@ -41,6 +43,8 @@ class VectorQuantizer(Quantizer):
         kmeans_init: initialise the codebook by LBG on the first training batch (which
             must then hold at least K vectors).
         dead_code_steps: restart a code unused this many training steps in a row (0: never).
+        gradient: how the decoder's gradient reaches z_e: 'straight_through' or
+            'rotation' (estimators.py).
         chunk_size: rows of z_e searched at a time (memory O(chunk_size * K)).
     """
 
@@ -51,12 +55,16 @@ class VectorQuantizer(Quantizer):
         commitment: float = 0.25,
         kmeans_init: bool = True,
         dead_code_steps: int = 10,
+        gradient: str = "straight_through",
         chunk_size: int = 8192,
     ):
+        if gradient not in GRADIENT_ESTIMATORS:
+            raise ConfigError(f"unknown gradient estimator {gradient!r}; known: {', '.join(GRADIENT_ESTIMATORS)}")
         if num_codes < 2 or code_dim < 1:
             raise ConfigError(f"a codebook needs at least 2 codes of dimension >= 1, got K={num_codes}, D={code_dim}")
         super().__init__(num_codes, code_dim)
         self.commitment, self.dead_code_steps, self.chunk_size = commitment, dead_code_steps, chunk_size
+        self.gradient = gradient
         self._make_codebook(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes))
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
         self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
@@ -76,26 +84,34 @@ class VectorQuantizer(Quantizer):
     def _make_codebook(self, init: Tensor) -> None:
         self.codebook = nn.Parameter(init)
 
-    def lookup(self, codes: Tensor) -> Tensor:
-        vectors = F.embedding(codes, self.codebook)  # (B, ..., D)
+    def codewords(self) -> Tensor:
+        """The K codewords the search compares with, [K, D] (the cosine quantizer normalises them)."""
+        return self.codebook
+
+    def code_vectors(self, codes: Tensor) -> Tensor:
+        """codes int64 [B, ...] -> their codewords [B, D, ...], in the space the search runs in."""
+        vectors = F.embedding(codes, self.codewords())  # (B, ..., D)
         return vectors.movedim(-1, 1)  # (B, D, ...)
+
+    def lookup(self, codes: Tensor) -> Tensor:
+        return self.code_vectors(codes)
 
     def quantize(self, z_e: Tensor) -> QuantizerOutput:
         flat = z_e.movedim(1, -1).reshape(-1, self.code_dim)  # (B * positions, D)
         if self.training and self._needs_init():
             self._kmeans_init(flat.detach())
-        codes, _ = nearest_code(flat.detach(), self.codebook.detach(), self.chunk_size)  # (B * positions,)
+        codes, _ = nearest_code(flat.detach(), self.codewords().detach(), self.chunk_size)  # (B * positions,)
         counts = torch.bincount(codes, minlength=self.num_codes)  # (K,): once, for every use below
         if self.training:  # data-parallel: every process counts every process's codes (one codebook)
             counts = distributed.all_sum(counts)
         codes = codes.view(z_e.shape[0], *z_e.shape[2:])  # (B, ...)
-        e = self.lookup(codes)  # (B, D, ...)
+        e = self.code_vectors(codes)  # (B, D, ...)
         losses = self.losses(z_e, e)
         if self.training:
             with torch.no_grad():
                 self._update_codebook(flat.detach(), codes.flatten(), counts)
                 self._restart_dead_codes(flat.detach(), counts)
-        return QuantizerOutput(z_e + (e - z_e).detach(), codes, losses, counts)
+        return QuantizerOutput(GRADIENT_ESTIMATORS[self.gradient](z_e, e), codes, losses, counts)
 
     def losses(self, z_e: Tensor, e: Tensor) -> dict[str, Tensor]:
         """commitment (see commitment_loss) and codebook = ||sg(z_e) - e||^2, per example."""

@@ -1,0 +1,86 @@
+"""Finite scalar quantization (Mentzer et al., 2023): no codebook to learn, so none to collapse.
+
+z_e [B, D, ...] is projected to d = len(levels) numbers per position; number i is
+squashed into a bounded interval and rounded to one of L_i integer levels:
+
+    zhat_i = round(f_i(z_i)),  f_i(z) = h_i tanh(z + s_i) - o_i          (straight-through round)
+    h_i = (L_i - 1)(1 + eps) / 2,  o_i = 1/2 for even L_i else 0,  s_i = atanh(o_i / h_i)
+
+so zhat_i takes the L_i integers -floor(L_i/2) .. ceil(L_i/2) - 1 (odd: symmetric around
+0; even: one more below). Divided by floor(L_i/2) they lie in [-1, 1] and are projected
+back to D. The implicit codebook is the grid of all prod_i L_i points; a code is the
+mixed-radix number of its digits zhat_i + floor(L_i/2). Every grid point is reachable
+by construction, and there is no codebook or commitment loss (the bound replaces it).
+Mentzer et al. recommend levels [8, 5, 5, 5] for 2^10 codes, [7, 5, 5, 5, 5] for 2^12.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from vaelab.errors import ConfigError
+from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.channels import ChannelLinear
+from vaelab.models.quantizers.estimators import straight_through
+
+EPS = 1e-3  # the bound reaches a little past the outer levels, so they are reached at finite z (and L = 2 works)
+
+
+class FiniteScalarQuantizer(Quantizer):
+    """Args:
+        num_codes: prod(levels): the size of the implicit codebook (checked against levels).
+        code_dim: D, the encoder's and decoder's channels at the quantizer.
+        levels: L_i, the number of values of each of the d scalar codes (each >= 2).
+    """
+
+    def __init__(self, num_codes: int, code_dim: int, levels: list[int] = (8, 5, 5, 5)):
+        levels = list(levels)
+        if not levels or min(levels) < 2 or code_dim < 1:
+            raise ConfigError(f"fsq needs levels of at least 2 values each and D >= 1, got levels={levels}, D={code_dim}")
+        if math.prod(levels) != num_codes:
+            raise ConfigError(f"fsq's codebook is the grid of its levels {levels}: {math.prod(levels)} codes; "
+                              f"set num_codes={math.prod(levels)} (got {num_codes})")
+        super().__init__(num_codes, code_dim)
+        self.levels = levels
+        self.project_in = ChannelLinear(code_dim, len(levels))
+        self.project_out = ChannelLinear(len(levels), code_dim)
+        shape = (1, len(levels))  # broadcasts along the channels of [B, d, ...] after view
+        lv = torch.tensor(levels, dtype=torch.float32)
+        half_range = (lv - 1) * (1 + EPS) / 2
+        offset = (lv % 2 == 0).float() * 0.5
+        self.register_buffer("half_range", half_range.view(shape), persistent=False)
+        self.register_buffer("offset", offset.view(shape), persistent=False)
+        self.register_buffer("shift", torch.atanh(offset / half_range).view(shape), persistent=False)
+        self.register_buffer("half_width", (lv // 2).view(shape), persistent=False)
+        basis = torch.cumprod(torch.tensor([1] + levels[:-1]), 0)  # mixed-radix place values
+        self.register_buffer("basis", basis.view(shape), persistent=False)
+
+    def _per_channel(self, t: Tensor, like: Tensor) -> Tensor:
+        """A [1, d] constant shaped to broadcast over channels-first `like` [B, d, ...]."""
+        return t.view(1, -1, *([1] * (like.dim() - 2)))
+
+    def bound(self, z: Tensor) -> Tensor:
+        """f(z): each channel of z [B, d, ...] squashed into its levels' interval."""
+        h, o, s = (self._per_channel(t, z) for t in (self.half_range, self.offset, self.shift))
+        return h * torch.tanh(z + s) - o
+
+    def quantize(self, z_e: Tensor) -> QuantizerOutput:
+        bounded = self.bound(self.project_in(z_e))  # (B, d, ...)
+        digits = straight_through(bounded, bounded.round())  # integers, gradients straight through
+        half_width = self._per_channel(self.half_width, digits)
+        codes = self._codes_of(digits.detach() + half_width)  # (B, ...)
+        counts = torch.bincount(codes.flatten(), minlength=self.num_codes)
+        return QuantizerOutput(self.project_out(digits / half_width), codes, {}, counts)
+
+    def _codes_of(self, digits: Tensor) -> Tensor:
+        """Digits in 0..L_i-1, [B, d, ...] float -> mixed-radix code int64 [B, ...]."""
+        return (digits.round().long() * self._per_channel(self.basis, digits)).sum(1)
+
+    def lookup(self, codes: Tensor) -> Tensor:
+        """codes int64 [B, ...] -> their vectors [B, D, ...]."""
+        digits = torch.stack([(codes // int(b)) % lv for b, lv in zip(self.basis.flatten(), self.levels)], dim=1)  # (B, d, ...)
+        half_width = self._per_channel(self.half_width, digits)
+        return self.project_out((digits.float() - half_width) / half_width)

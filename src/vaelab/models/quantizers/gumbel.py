@@ -1,0 +1,92 @@
+"""Gumbel-softmax quantization (Jang et al., 2017; Maddison et al., 2017), as in the
+discrete VAE of DALL-E (Ramesh et al., 2021): the encoder outputs logits over K codes,
+and training mixes the codewords by a relaxed one-hot sample instead of choosing one.
+
+    l = W z_e                                   logits [B, K, ...], one set per position
+    y = softmax((l + g) / tau),  g ~ Gumbel(0, 1)       (training; tau anneals)
+    z_q = sum_k y_k e_k                          [B, D, ...]
+    code = argmax_k l_k                          (evaluation: z_q = e_code)
+    kl = sum over positions of KL(softmax(l) || uniform(K)) = sum_k q_k log(q_k K)
+
+The KL is the ELBO's term for a uniform prior over codes (summed over positions,
+averaged over the batch, nats), weighted by `kl_weight`. tau falls geometrically from
+`temperature` to `temperature_end` over `temperature_steps` training steps, then stays:
+high tau gives smooth gradients, low tau samples close to one-hot. `hard` uses the
+one-hot forward with the relaxed gradient (straight-through Gumbel).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vaelab.errors import ConfigError
+from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.channels import ChannelLinear
+
+
+class GumbelQuantizer(Quantizer):
+    """Args:
+        num_codes: K.
+        code_dim: D, the encoder's channels and the codewords' size.
+        temperature: tau at step 0.
+        temperature_end: tau after `temperature_steps` training steps (DALL-E: 1 -> 1/16).
+        temperature_steps: the length of the geometric annealing.
+        kl_weight: the weight of KL(q(code | x) || uniform) in the loss.
+        hard: one-hot samples forward, relaxed gradients backward.
+    """
+
+    def __init__(
+        self,
+        num_codes: int,
+        code_dim: int,
+        temperature: float = 1.0,
+        temperature_end: float = 1 / 16,
+        temperature_steps: int = 5000,
+        kl_weight: float = 1.0,
+        hard: bool = False,
+    ):
+        if num_codes < 2 or not 0 < temperature_end <= temperature or temperature_steps < 1 or kl_weight < 0:
+            raise ConfigError(f"gumbel needs K >= 2, 0 < temperature_end <= temperature, temperature_steps >= 1 and "
+                              f"kl_weight >= 0; got {num_codes}, {temperature_end}, {temperature}, {temperature_steps}, {kl_weight}")
+        super().__init__(num_codes, code_dim)
+        self.temperature, self.temperature_end, self.temperature_steps = temperature, temperature_end, temperature_steps
+        self.kl_weight, self.hard = kl_weight, hard
+        self.to_logits = ChannelLinear(code_dim, num_codes)
+        self.codebook = nn.Parameter(torch.randn(num_codes, code_dim))
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    def current_temperature(self) -> Tensor:
+        """tau at this step: temperature * (temperature_end / temperature) ** min(1, step / temperature_steps)."""
+        progress = (self.step.float() / self.temperature_steps).clamp(max=1)
+        return self.temperature * (self.temperature_end / self.temperature) ** progress
+
+    def quantize(self, z_e: Tensor) -> QuantizerOutput:
+        logits = self.to_logits(z_e)  # (B, K, ...)
+        codes = logits.argmax(1)  # (B, ...)
+        if self.training:
+            weights = self.relaxed_sample(logits)
+            self.step += 1
+        else:
+            weights = F.one_hot(codes, self.num_codes).movedim(-1, 1).to(logits.dtype)  # (B, K, ...)
+        z_q = torch.einsum("bk...,kd->bd...", weights, self.codebook)  # (B, D, ...)
+        log_q = logits.log_softmax(1)
+        kl = (log_q.exp() * (log_q + math.log(self.num_codes))).sum() / z_e.shape[0]
+        counts = torch.bincount(codes.flatten(), minlength=self.num_codes)
+        return QuantizerOutput(z_q, codes, {"kl": self.kl_weight * kl}, counts)
+
+    def relaxed_sample(self, logits: Tensor) -> Tensor:
+        """softmax((l + g) / tau) over dimension 1, g ~ Gumbel(0, 1); one-hot forward if `hard`.
+        tau stays a tensor (no host sync on a GPU)."""
+        gumbel = -torch.empty_like(logits).exponential_().log()  # -log(Exp(1)) ~ Gumbel(0, 1)
+        soft = ((logits + gumbel) / self.current_temperature()).softmax(1)
+        if not self.hard:
+            return soft
+        one_hot = F.one_hot(soft.argmax(1), self.num_codes).movedim(-1, 1).to(soft.dtype)
+        return one_hot + soft - soft.detach()
+
+    def lookup(self, codes: Tensor) -> Tensor:
+        return F.embedding(codes, self.codebook).movedim(-1, 1)  # (B, D, ...)

@@ -1,0 +1,50 @@
+"""Every quantizer of the family through the command line: train, prior, sample,
+evaluate, report (or a one-line refusal where a step does not apply yet)."""
+
+import json
+
+import pytest
+
+from vaelab.cli import main
+
+DATA = "data: {name: shapes, image_size: 16, num_samples: 300, val: 60}\n"
+TRAIN = "train: {epochs: 1, batch_size: 50, progress: false}\n"
+NET = "name: vqvae, channels: [8, 16], res_blocks: 1, code_dim: 4"
+QUANTIZERS = {
+    "fsq": "quantizer: fsq, levels: [4, 3], num_codes: 12",
+    "gumbel": "quantizer: gumbel, num_codes: 16, temperature_steps: 6",
+    "cosine": "quantizer: cosine, num_codes: 16, codebook_dim: 3",
+    "rotation": "quantizer: ema, gradient: rotation, num_codes: 16",
+}
+
+
+def train(tmp_path, model: str) -> str:
+    config = tmp_path / "c.yaml"
+    config.write_text(DATA + "model: {" + NET + ", " + model + "}\n" + TRAIN)
+    assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 0
+    return str(tmp_path / "run")
+
+
+@pytest.mark.parametrize("name", sorted(QUANTIZERS))
+def test_a_quantizer_run_gets_a_prior_samples_an_evaluation_and_a_report(tmp_path, name, capsys):
+    run = train(tmp_path, QUANTIZERS[name])
+    argv = ["prior", "train", run, "train.epochs=1", "train.progress=false", "pixelcnn.channels=8", "pixelcnn.layers=2"]
+    assert main(argv) == 0
+    assert main(["sample", run, "-n", "4"]) == 0
+    assert main(["evaluate", run, "-n", "40"]) == 0
+    codebook = json.loads((tmp_path / "run" / "evaluation.json").read_text())["codebook"]
+    assert 0 < codebook["usage"] <= 1 and codebook["grid"] == [4, 4] and codebook["prior_nll"] > 0
+    assert main(["report", run, "-o", str(tmp_path / "report.html")]) == 0
+    assert "codebook" in (tmp_path / "report.html").read_text()
+
+
+def test_a_residual_run_evaluates_and_refuses_a_prior_in_one_line(tmp_path, capsys):
+    run = train(tmp_path, "quantizer: residual, stages: 2, num_codes: 8")
+    capsys.readouterr()
+    assert main(["prior", "train", run]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "stacks 2 codes per position" in err
+    assert main(["evaluate", run, "-n", "40"]) == 0
+    codebook = json.loads((tmp_path / "run" / "evaluation.json").read_text())["codebook"]
+    assert codebook["num_codes"] == 16 and 0 < codebook["usage"] <= 1  # both stages' codewords counted
+    assert main(["report", run, "-o", str(tmp_path / "report.html")]) == 0
