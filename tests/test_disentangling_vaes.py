@@ -11,7 +11,7 @@ from vaelab.errors import ConfigError
 from vaelab.models import config_class
 from vaelab.models.factorvae import FactorVAE, FactorVAEConfig, shuffle_dimensions
 from vaelab.models.gaussian import kl_to_standard_normal
-from vaelab.models.tcvae import BetaTCVAE, BetaTCVAEConfig, kl_decomposition
+from vaelab.models.tcvae import kl_decomposition
 from vaelab.training.optim import build_optimizer
 
 

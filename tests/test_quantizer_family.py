@@ -213,3 +213,18 @@ def test_a_vqvae_trains_with_every_quantizer(name):
 def test_the_rotation_trick_is_refused_where_there_is_no_nearest_codeword(quantizer):
     with pytest.raises(ConfigError, match="gradient=rotation"):
         VQVAEConfig(quantizer=quantizer, gradient="rotation", num_codes=1000).check_across("model.", None)
+
+
+def test_a_dead_gumbel_code_splits_a_busy_one():
+    torch.manual_seed(0)
+    q = GumbelQuantizer(4, 2, dead_code_steps=3).train()
+    with torch.no_grad():
+        q.to_logits.bias.copy_(torch.tensor([50.0, -50.0, -50.0, -50.0]))  # code 0 wins everywhere
+    z = torch.randn(8, 2, 5)
+    for _ in range(3):
+        q(z)
+    assert q.unused_steps.tolist() == [0, 3, 3, 3]
+    q(z)  # the next step starts by restarting the dead codes...
+    assert torch.allclose(q.to_logits.bias, torch.full((4,), 50.0))  # ...as copies of code 0
+    assert torch.allclose(q.codebook[1:], q.codebook[:1].expand(3, 2), atol=0.1)
+    assert not torch.equal(q.to_logits.weight[1], q.to_logits.weight[0])  # plus noise: they can split its cell

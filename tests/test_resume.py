@@ -11,9 +11,8 @@ from safetensors.torch import load_file
 
 import vaelab
 from vaelab.cli import main
-from vaelab.config import compose
 from vaelab.errors import ConfigError, RunError, TrainingDiverged
-from vaelab.models import VAE, config_class
+from vaelab.models import VAE
 from vaelab.runs import run_config, train
 from vaelab.training import checkpoint as ckpt
 from vaelab.training import hold_folder

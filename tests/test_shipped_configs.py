@@ -9,6 +9,7 @@ from vaelab.models import AE, CVAE, HVAE, VAE, VQVAE, CodeGridModel, InfoVAE, La
 from vaelab.models.factorvae import FactorVAE
 from vaelab.models.oivae import OIVAE
 from vaelab.models.tcvae import BetaTCVAE
+from vaelab.models.vqvae2 import VQVAE2
 from vaelab.runs import load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -33,6 +34,7 @@ EXPECTED = {
     "mnist_cosine_vq": (VQVAE, (7, 7)),
     "mnist_gumbel": (VQVAE, (7, 7)),
     "mnist_rvq": (VQVAE, (2, 7, 7)),  # two stacked residual codes per position
+    "mnist_vqvae2": (VQVAE2, (49 + 196,)),  # a 7x7 top grid and a 14x14 bottom grid, joined
     "quickstart": (VAE, (10,)),
     "shapes_beta_vae": (VAE, (10,)),
     "shapes_beta_tcvae": (BetaTCVAE, (10,)),
@@ -57,7 +59,7 @@ def test_shipped_config_builds_its_model_and_one_batch_has_finite_terms(path):
     y = torch.tensor([1, 7])
     with torch.no_grad():
         if isinstance(model, CodeGridModel):
-            assert model.encode_codes(x).shape == (2, *latent) and model.grid == latent[-2:]
+            assert model.encode_codes(x).shape == (2, *latent) and model.code_shape == latent
         else:
             assert isinstance(model, LatentVectorModel) and model.encode(x, y).shape == (2, *latent)
         out = model(x, y)

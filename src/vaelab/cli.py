@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -115,14 +116,16 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
         sys.exit(130)
     if not distributed.is_main():  # torchrun: one process says it
         return
-    grid = ckpt.read_metadata(result.run_dir / ckpt.CHECKPOINT)["grid"]  # recorded with the prior: no model to rebuild
+    meta = ckpt.read_metadata(result.run_dir / ckpt.CHECKPOINT)  # recorded with the prior: no model to rebuild
+    shape = meta.get("code_shape", meta["grid"])
+    positions = math.prod(shape)
     last = result.history[-1] if result.history else {}
     print(f"prior: {result.run_dir}")
     for split in ("train", "val"):
         if f"{split}/nll" in last:
             nll = last[f"{split}/nll"]
-            bits = bits_per_dim(nll, grid[0] * grid[1])
-            print(f"  {split} NLL {nll:.2f} nats per image = {bits:.3f} bits per code ({grid[0]}x{grid[1]} codes)")
+            bits = bits_per_dim(nll, positions)
+            print(f"  {split} NLL {nll:.2f} nats per image = {bits:.3f} bits per code ({positions} codes)")
 
 
 PLOTS = ("reconstructions", "samples", "interpolation", "traversal", "latent", "manifold", "groups", "curves")

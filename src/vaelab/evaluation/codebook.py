@@ -22,7 +22,7 @@ def code_grids(model, images: Tensor, batch_size: int = 500) -> Tensor:
     model.eval()
     codes = [model.encode_codes(x).cpu() for x in image_batches(images, batch_size, model.device)]
     model.train(was_training)
-    return torch.cat(codes) if codes else torch.zeros(0, *model.grid, dtype=torch.long)
+    return torch.cat(codes) if codes else torch.zeros(0, *model.code_shape, dtype=torch.long)
 
 
 @torch.inference_mode()

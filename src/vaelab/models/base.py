@@ -237,7 +237,8 @@ class CodeGridModel(ABC):
     the model and attached to it (`prior`, a registered submodule; None until attached)."""
 
     requirement = "a grid of discrete codes per image (a VQ-VAE)"
-    grid: tuple[int, int]
+    grid: tuple[int, int]  # the (finest) grid of code positions
+    code_shape: tuple[int, ...]  # one image's codes: (h, w); (S, h, w) stacked; (L,) for two levels joined
     num_codes: int
     codes_per_position: int  # 1, or S stacked codes per position (codes [B, S, h, w])
     prior: CodePrior | None
@@ -253,6 +254,11 @@ class CodeGridModel(ABC):
     @abstractmethod
     def attach_prior(self, prior: CodePrior | None) -> None:
         """Make `prior` the model's prior over code grids (None detaches it)."""
+
+    @abstractmethod
+    def make_prior(self, config) -> CodePrior:
+        """A fresh prior that fits this model's codes, from a PixelCNNConfig (trained by
+        `vaelab prior train`, rebuilt the same way when a run is loaded)."""
 
     @abstractmethod
     def count_codes(self, codes: Tensor) -> Tensor:

@@ -13,6 +13,7 @@ from vaelab.models.oivae import OIVAE, OIVAEConfig
 from vaelab.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from vaelab.models.vae import VAE, BetaVAEConfig, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQVAEConfig
+from vaelab.models.vqvae2 import VQVAE2, VQVAE2Config
 
 MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "ae": (AE, AEConfig),
@@ -25,6 +26,7 @@ MODELS: dict[str, tuple[type[GenerativeModel], type]] = {
     "factorvae": (FactorVAE, FactorVAEConfig),
     "oi-vae": (OIVAE, OIVAEConfig),
     "vqvae": (VQVAE, VQVAEConfig),
+    "vqvae2": (VQVAE2, VQVAE2Config),
 }
 
 

@@ -6,9 +6,7 @@
 Encoder and decoder are the paper's: stride-2 4x4 convolutions (one per entry of
 `channels`), two residual blocks (3x3 then 1x1), a 1x1 convolution to the code dimension
 D, and the mirror. The model generates through a prior over its code grids, trained after
-it (`vaelab prior train RUN`, a gated PixelCNN) and attached with `attach_prior`: the
-prior is then the submodule `prior`, and `sample` draws code grids from it and decodes
-them. The quantizer is any of the family in models/quantizers (`model.quantizer`).
+it (`vaelab prior train RUN`, a gated PixelCNN; code_model.py). The quantizer is any of the family in models/quantizers (`model.quantizer`).
 """
 
 from __future__ import annotations
@@ -17,13 +15,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from vaelab.config import CrossChecked, above, at_least, bounded, each_at_least, one_of
-from vaelab.errors import CapabilityError, ConfigError
+from vaelab.errors import ConfigError
 from vaelab.models.ae import check_conv_side
-from vaelab.models.base import CodeGridModel, CodePrior, GenerativeModel, LossOutput
+from vaelab.models.base import CodePrior, LossOutput
+from vaelab.models.code_model import CodeModel
+from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.models.quantizers import GRADIENT_ESTIMATORS, QUANTIZERS, build_quantizer
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
@@ -73,7 +72,7 @@ class VQVAEConfig(CrossChecked):
         return {name: vars(self)[name] for name in names} | {"codebook": self.stage_quantizer}
 
 
-class VQVAE(GenerativeModel, CodeGridModel):
+class VQVAE(CodeModel):
     """Terms: recon (nats per example), commitment and codebook (summed squared distances
     per example), and mse: the mean squared error per pixel on the [0, 1] scale."""
 
@@ -91,17 +90,22 @@ class VQVAE(GenerativeModel, CodeGridModel):
         self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=config.code_dim)
         self.likelihood = build_likelihood(config.likelihood, config.variance)
         self._grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
-        # The prior over code grids: trained after the model, with its own weights file
-        # (RUN/prior/), so it is attached after the model's weights are loaded.
-        self.register_module("prior", None)
 
     @property
     def grid(self) -> tuple[int, int]:
         return self._grid
 
     @property
-    def num_codes(self) -> int:
-        return self.config.num_codes
+    def code_shape(self) -> tuple[int, ...]:
+        """(h, w), or (S, h, w) for a residual quantizer."""
+        return self._grid if self.codes_per_position == 1 else (self.codes_per_position, *self._grid)
+
+    def make_prior(self, config: PixelCNNConfig) -> CodePrior:
+        """A gated PixelCNN over this model's code grids."""
+        if self.codes_per_position != 1:
+            raise ConfigError(f"this model's quantizer stacks {self.codes_per_position} codes per position; the PixelCNN "
+                              f"prior models one code per position, and a prior over stacked codes is not built yet")
+        return GatedPixelCNN(self.num_codes, config)
 
     @property
     def codes_per_position(self) -> int:
@@ -139,29 +143,3 @@ class VQVAE(GenerativeModel, CodeGridModel):
 
     def epoch_stats(self) -> dict[str, float]:
         return self.quantizer.usage_stats()
-
-    def attach_prior(self, prior: CodePrior | None) -> None:
-        """Make `prior` (a CodePrior over grids of this model's codes, e.g. a GatedPixelCNN) the
-        model's prior, so that it can sample; it moves with the model (.to, .eval)."""
-        if prior is not None and prior.num_codes != self.num_codes:
-            raise ConfigError(f"a prior over {prior.num_codes} codes does not fit a VQ-VAE of {self.num_codes} codes")
-        self.prior = prior
-
-    @property
-    def can_sample(self) -> bool:
-        return self.prior is not None
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
-        if self.prior is None:
-            raise CapabilityError("this VQ-VAE has no prior over its codes yet: train one with `vaelab prior train RUN`")
-        codes = self.prior.sample(n, self.grid, labels=labels, generator=generator)
-        return self.decode_codes(codes.to(self.device))
-
-    @property
-    def conditional(self) -> bool:  # sampling takes labels when the prior does
-        return self.prior is not None and self.prior.num_classes is not None
-
-    @property
-    def num_classes(self) -> int | None:
-        return None if self.prior is None else self.prior.num_classes

@@ -15,7 +15,7 @@ import yaml
 from vaelab.config import RunConfig, build, compose
 from vaelab.errors import ConfigError, RunError
 from vaelab.models import CodeGridModel, GenerativeModel, build_model, config_class
-from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
+from vaelab.models.priors import PixelCNNConfig
 from vaelab.training import checkpoint as ckpt
 
 
@@ -98,12 +98,13 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
     model = build_model(cfg.model, *_recorded_data(meta, path)).to(device)
     ckpt.load_weights(model, path, prefix)
     if prior and isinstance(model, CodeGridModel):
-        model.attach_prior(load_prior(run, device))
+        model.attach_prior(load_prior(run, model, device))
     return model.eval()
 
 
-def load_prior(run: str | Path, device: str | torch.device = "cpu"):
-    """The PixelCNN prior trained for a VQ-VAE run (RUN/prior/), or None if there is none yet."""
+def load_prior(run: str | Path, model: CodeGridModel, device: str | torch.device = "cpu"):
+    """The prior trained for a code model's run (RUN/prior/), built by the model
+    (`make_prior`), or None if there is none yet."""
     folder = Path(run) / PRIOR_DIR
     source = ckpt.weights_source(folder, "best")
     if source is None:
@@ -113,7 +114,9 @@ def load_prior(run: str | Path, device: str | torch.device = "cpu"):
     if meta.get("model") != "pixelcnn" or not isinstance(meta.get("num_codes"), int):
         raise RunError(f"{path} is not a PixelCNN prior")
     pixelcnn = build(PixelCNNConfig(), read_yaml(folder / ckpt.CONFIG).get("pixelcnn"))
-    prior = GatedPixelCNN(meta["num_codes"], pixelcnn).to(device)
+    if meta["num_codes"] != model.num_codes:
+        raise RunError(f"{path} is a prior over {meta['num_codes']} codes; the model has {model.num_codes}")
+    prior = model.make_prior(pixelcnn).to(device)
     ckpt.load_weights(prior, path, prefix)
     return prior.eval()
 

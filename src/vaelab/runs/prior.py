@@ -20,7 +20,7 @@ from vaelab.data import ImageDataset, load_dataset
 from vaelab.errors import RunError
 from vaelab.evaluation import code_grids
 from vaelab.models import CodeGridModel, model_class
-from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
+from vaelab.models.priors import PixelCNNConfig
 from vaelab.runs.folder import PRIOR_DIR, load, read_yaml, run_config
 from vaelab.runs.resume import check_resume_changes
 from vaelab.runs.train import held_by_main, training_device
@@ -54,16 +54,13 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
 
 def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool, device: torch.device) -> TrainResult:
     model = load(run, device=device, prior=False)
-    if model.codes_per_position != 1:
-        raise RunError(f"{run}'s quantizer stacks {model.codes_per_position} codes per position; the PixelCNN prior "
-                       f"models one code per position, and a prior over stacked codes is not built yet")
     data = load_dataset(cfg.data)
     if pcfg.conditional:
         if data.train.labels is None:
             raise RunError(f"prior.conditional=true but the dataset {cfg.data.name!r} has no labels")
         pcfg.pixelcnn.num_classes = data.train.num_classes
     torch.manual_seed(pcfg.train.seed)
-    prior = GatedPixelCNN(model.num_codes, pcfg.pixelcnn).to(device)
+    prior = model.make_prior(pcfg.pixelcnn).to(device)
 
     def codes_of(split: ImageDataset, batch_size: int):
         labels = split.labels if pcfg.conditional else None
@@ -76,6 +73,7 @@ def _fit_prior(run: Path, cfg, pcfg: PriorConfig, folder: Path, resume: bool, de
         codes_of(data.train, pcfg.train.batch_size),
         val_batches=None if data.val is None else codes_of(data.val, pcfg.train.eval_batch_size),
         config=to_dict(pcfg),
-        meta={"model": "pixelcnn", "num_codes": model.num_codes, "grid": list(model.grid), "num_classes": pcfg.pixelcnn.num_classes},
+        meta={"model": "pixelcnn", "num_codes": model.num_codes, "grid": list(model.grid),
+              "code_shape": list(model.code_shape), "num_classes": pcfg.pixelcnn.num_classes},
         resume=resume,
     )

@@ -18,8 +18,13 @@ blind spot (the positions up and to the right that masked 3x3 kernels never reac
                       layers include their own position's features ("mask B"), which
                       already exclude the code.
 
-Each layer computes, for both stacks, tanh(W_f * x + b_f(y)) * sigmoid(W_g * x + b_g(y)),
-where b(y) is a learned per-class bias when the model is class-conditional. The
+Each layer computes, for both stacks, tanh(W_f * x + b_f) * sigmoid(W_g * x + b_g), where
+the biases b may depend on a class label y (a learned vector per class) and on a context
+grid of codes c' (`context_codes`; VQ-VAE-2's bottom prior is conditioned on the top
+codes): c' is embedded, resized (nearest) to the grid being modelled, passed through two
+3x3 convolutions, and each layer adds a 1x1 convolution of that map to its biases, a
+different bias at every position. The context is given whole, so it never breaks the
+raster order. The
 horizontal stack adds the link shift_down(W_vh (W_v * v)) (W_vh a 1x1 convolution) to its
 pre-activation, and keeps a residual connection after a 1x1 convolution. Two 1x1
 convolutions turn the last horizontal features into K logits per position.
@@ -46,6 +51,7 @@ class PixelCNNConfig:
     kernel_size: int = odd_at_least(3, default=5)  # the vertical kernel is (k//2 + 1) x k, the horizontal 1 x (k//2 + 1)
     num_classes: Optional[int] = at_least(1, default=None)  # class-conditional prior when set
     embedding_dim: int = at_least(1, default=32)  # size of the learned embedding of each code
+    context_codes: Optional[int] = at_least(2, default=None)  # alphabet of a context code grid (set by the model: VQ-VAE-2)
 
 
 def shift_down(x: Tensor) -> Tensor:
@@ -64,6 +70,15 @@ def gate(x: Tensor) -> Tensor:
     return torch.tanh(a) * torch.sigmoid(b)
 
 
+def at(bias: Tensor | float, row: int, col: int | None) -> Tensor | float:
+    """A layer's bias where the sampler is: row `row` (and column `col`, unless None) of a
+    per-position bias [B, 2C, H, W]; a per-class [B, 2C, 1, 1] or zero bias as it is."""
+    if isinstance(bias, float) or bias.shape[-2:] == (1, 1):
+        return bias
+    bias = bias[:, :, row : row + 1]
+    return bias if col is None else bias[..., col : col + 1]
+
+
 class GatedLayer(nn.Module):
     """One gated layer of both stacks.
 
@@ -72,7 +87,8 @@ class GatedLayer(nn.Module):
     the whole grid, padded, when training; one new row or column when sampling.
     """
 
-    def __init__(self, c_in: int, channels: int, kernel_size: int, residual: bool, num_classes: int | None):
+    def __init__(self, c_in: int, channels: int, kernel_size: int, residual: bool, num_classes: int | None,
+                 context: bool = False):
         super().__init__()
         self.p, self.c_in, self.residual = kernel_size // 2, c_in, residual
         self.v_conv = nn.Conv2d(c_in, 2 * channels, (self.p + 1, kernel_size), padding=(0, self.p))
@@ -81,12 +97,18 @@ class GatedLayer(nn.Module):
         self.h_out = nn.Conv2d(channels, channels, 1)
         # one bias per class for the four gate inputs (f and g of each stack)
         self.class_bias = nn.Embedding(num_classes, 4 * channels) if num_classes else None
+        # and, with a context grid, a bias per position from its features
+        self.context_bias = nn.Conv2d(channels, 4 * channels, 1) if context else None
 
-    def biases(self, labels: Tensor | None) -> tuple[Tensor | float, Tensor | float]:
-        """(vertical, horizontal) per-class biases, [B, 2C, 1, 1] each, or zeros."""
-        if self.class_bias is None:
-            return 0.0, 0.0
-        return self.class_bias(labels)[:, :, None, None].chunk(2, dim=1)
+    def biases(self, labels: Tensor | None, context: Tensor | None) -> tuple[Tensor | float, Tensor | float]:
+        """(vertical, horizontal) biases, each [B, 2C, 1, 1] (per class), [B, 2C, H, W] (with
+        context features [B, C, H, W]), or zero."""
+        bias: Tensor | float = 0.0
+        if self.class_bias is not None:
+            bias = self.class_bias(labels)[:, :, None, None]
+        if self.context_bias is not None:
+            bias = bias + self.context_bias(context)
+        return (0.0, 0.0) if isinstance(bias, float) else bias.chunk(2, dim=1)
 
     def vertical(self, v: Tensor, bias: Tensor | float) -> tuple[Tensor, Tensor]:
         """v [B, c_in, p + R, W], R rows below p rows of context -> for the R rows:
@@ -120,10 +142,16 @@ class GatedPixelCNN(Trainable, CodePrior):
         self.config, self.num_codes, self.num_classes = config, num_codes, config.num_classes
         c, self.p = config.channels, k // 2
         self.embed = nn.Embedding(num_codes, config.embedding_dim)
+        self.context_codes = config.context_codes
         self.layers = nn.ModuleList(
-            GatedLayer(config.embedding_dim if i == 0 else c, c, k, residual=i > 0, num_classes=config.num_classes)
+            GatedLayer(config.embedding_dim if i == 0 else c, c, k, residual=i > 0, num_classes=config.num_classes,
+                       context=config.context_codes is not None)
             for i in range(config.layers + 1)
         )
+        if config.context_codes is not None:
+            self.context_embed = nn.Embedding(config.context_codes, config.embedding_dim)
+            self.context_net = nn.Sequential(nn.Conv2d(config.embedding_dim, c, 3, padding=1), nn.ReLU(),
+                                             nn.Conv2d(c, c, 3, padding=1))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 1), nn.ReLU(), nn.Conv2d(c, num_codes, 1))
         # The receptive field: each layer reaches k//2 rows further up (vertical stack) or
         # columns further left (horizontal), plus one for the shift down / right. Codes more
@@ -134,8 +162,24 @@ class GatedPixelCNN(Trainable, CodePrior):
     def _embed(self, codes: Tensor) -> Tensor:
         return self.embed(codes).permute(0, 3, 1, 2)  # [B, H, W] -> [B, E, H, W]
 
-    def _biases(self, labels: Tensor | None) -> list[tuple[Tensor | float, Tensor | float]]:
-        return [layer.biases(labels) for layer in self.layers]
+    def _biases(self, labels: Tensor | None, context: Tensor | None, shape: tuple[int, int]) -> list:
+        """Each layer's (vertical, horizontal) biases for a grid of `shape` (H, W)."""
+        features = None if context is None else self._context_features(context, shape)
+        return [layer.biases(labels, features) for layer in self.layers]
+
+    def _context_features(self, context: Tensor, shape: tuple[int, int]) -> Tensor:
+        """context codes int64 [B, h', w'] -> features [B, C, H, W] on the modelled grid."""
+        e = self.context_embed(context).permute(0, 3, 1, 2)  # (B, E, h', w')
+        return self.context_net(F.interpolate(e, size=tuple(shape), mode="nearest"))  # (B, C, H, W)
+
+    def _check_context(self, context: Tensor | None, n: int) -> Tensor | None:
+        if self.context_codes is None:
+            return None
+        if context is None or context.dim() != 3 or len(context) != n or context.dtype != torch.long:
+            raise ConfigError(f"this PixelCNN is conditioned on a grid of codes: pass context, int64 [{n}, h, w]")
+        if context.numel() and (context.min() < 0 or context.max() >= self.context_codes):
+            raise ConfigError(f"context codes must lie in [0, {self.context_codes})")
+        return context.to(self.embed.weight.device)
 
     def _check(self, codes: Tensor | None, labels: Tensor | None, n: int) -> Tensor | None:
         """The labels as int64 [n] on the model's device (None if unconditional); checks codes."""
@@ -158,13 +202,16 @@ class GatedPixelCNN(Trainable, CodePrior):
             h = layer.horizontal(F.pad(h, (self.p, 0)), shift_down(link), h_bias)
         return self.head(h)
 
-    def logits(self, codes: Tensor, labels: Tensor | None = None) -> Tensor:
-        """codes int64 [B, H, W] (labels int64 [B]) -> logits [B, K, H, W] of p(c_ij | c_<ij)."""
-        return self._logits(codes, self._biases(self._check(codes, labels, len(codes))))
+    def logits(self, codes: Tensor, labels: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+        """codes int64 [B, H, W] (labels int64 [B], context int64 [B, h', w']) -> logits
+        [B, K, H, W] of p(c_ij | c_<ij, labels, context)."""
+        labels = self._check(codes, labels, len(codes))
+        context = self._check_context(context, len(codes))
+        return self._logits(codes, self._biases(labels, context, codes.shape[1:]))
 
-    def log_prob(self, codes: Tensor, labels: Tensor | None = None) -> Tensor:
-        """log p(codes | labels) = sum_ij log p(c_ij | c_<ij), in nats: [B, H, W] -> [B]."""
-        nll = F.cross_entropy(self.logits(codes, labels).float(), codes, reduction="none")
+    def log_prob(self, codes: Tensor, labels: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+        """log p(codes | labels, context) = sum_ij log p(c_ij | c_<ij, ...), in nats: [B, H, W] -> [B]."""
+        nll = F.cross_entropy(self.logits(codes, labels, context).float(), codes, reduction="none")
         return -nll.sum((1, 2))
 
     def forward(self, codes: Tensor, labels: Tensor | None = None) -> LossOutput:
@@ -182,6 +229,11 @@ class GatedPixelCNN(Trainable, CodePrior):
         labels = self._check(None, labels, n)
         return torch.zeros(n, *shape, dtype=torch.long, device=self.embed.weight.device), labels
 
+    def _sampling_biases(self, n, shape, labels, context, temperature):
+        """(empty codes [n, H, W], every layer's biases) for a sampler; checks the arguments."""
+        codes, labels = self._prepare(n, shape, labels, temperature)
+        return codes, self._biases(labels, self._check_context(context, n), tuple(shape))
+
     @staticmethod
     def _draw(logits: Tensor, temperature: float, generator: torch.Generator | None) -> Tensor:
         """One code per row of logits [n, K] from softmax(logits / temperature): int64 [n]."""
@@ -198,8 +250,9 @@ class GatedPixelCNN(Trainable, CodePrior):
         labels: Tensor | None = None,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        context: Tensor | None = None,
     ) -> Tensor:
-        """n grids [n, H, W] drawn from p(codes | labels), each feature computed once.
+        """n grids [n, H, W] drawn from p(codes | labels, context), each feature computed once.
 
         A feature at (i, j) depends only on positions before it, so once computed it never
         changes. Each layer keeps the last p = k//2 rows of its vertical input and, within
@@ -213,8 +266,7 @@ class GatedPixelCNN(Trainable, CodePrior):
         the grids are those of `sample_naive`, unless a uniform number falls within that
         rounding of a category boundary.
         """
-        codes, labels = self._prepare(n, shape, labels, temperature)
-        biases = self._biases(labels)
+        codes, biases = self._sampling_biases(n, shape, labels, context, temperature)
         height, width, p = *shape, self.p
         like = self.embed.weight
         v_context = [like.new_zeros(n, layer.c_in, p, width) for layer in self.layers]
@@ -227,7 +279,7 @@ class GatedPixelCNN(Trainable, CodePrior):
                 for k, (layer, (_, h_bias)) in enumerate(zip(self.layers, biases)):
                     window = torch.cat([h_context[k], h], dim=3)
                     h_context[k] = window[..., 1:]
-                    h = layer.horizontal(window, links[k][..., j : j + 1], h_bias)
+                    h = layer.horizontal(window, links[k][..., j : j + 1], at(h_bias, i, j))
                 codes[:, i, j] = self._draw(self.head(h)[:, :, 0, 0], temperature, generator)
                 x = self._embed(codes[:, i : i + 1, j : j + 1])
             if i + 1 < height:  # row i is complete: one more row of the vertical stack
@@ -235,16 +287,16 @@ class GatedPixelCNN(Trainable, CodePrior):
                 for k, (layer, (v_bias, _)) in enumerate(zip(self.layers, biases)):
                     window = torch.cat([v_context[k], v], dim=2)
                     v_context[k] = window[:, :, 1:]
-                    v, links[k] = layer.vertical(window, v_bias)
+                    v, links[k] = layer.vertical(window, at(v_bias, i, None))
         return codes
 
     @torch.no_grad()
     def sample_naive(self, n: int, shape: tuple[int, int], labels: Tensor | None = None,
-                     generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+                     generator: torch.Generator | None = None, temperature: float = 1.0,
+                     context: Tensor | None = None) -> Tensor:
         """Like `sample`, but runs the whole network on the whole grid for every position:
         H * W full passes. The plain approach, kept as the reference `sample` must match."""
-        codes, labels = self._prepare(n, shape, labels, temperature)
-        biases = self._biases(labels)
+        codes, biases = self._sampling_biases(n, shape, labels, context, temperature)
         for i in range(shape[0]):
             for j in range(shape[1]):
                 logits = self._logits(codes, biases)[:, :, i, j]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from vaelab.errors import CapabilityError
 from vaelab.models.base import GaussianLatentModel, LatentPrior, model_name, require

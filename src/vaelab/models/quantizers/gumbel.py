@@ -13,6 +13,11 @@ averaged over the batch, nats), weighted by `kl_weight`. tau falls geometrically
 `temperature` to `temperature_end` over `temperature_steps` training steps, then stays:
 high tau gives smooth gradients, low tau samples close to one-hot. `hard` uses the
 one-hot forward with the relaxed gradient (straight-through Gumbel).
+
+Dead codes: a code that wins no position's argmax for `dead_code_steps` training steps
+in a row takes over half of a busy code's cell: it copies the logit row and codeword of a
+code drawn in proportion to use, plus a little noise, so the two split that code's
+inputs (LBG's splitting, done on the logits).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch import Tensor, nn
 from vaelab.errors import ConfigError
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
 from vaelab.models.quantizers.channels import ChannelLinear
+from vaelab.nn import distributed
 
 
 class GumbelQuantizer(Quantizer):
@@ -37,6 +43,7 @@ class GumbelQuantizer(Quantizer):
         temperature_steps: the length of the geometric annealing.
         kl_weight: the weight of KL(q(code | x) || uniform) in the loss.
         hard: one-hot samples forward, relaxed gradients backward.
+        dead_code_steps: split a busy code into a code unused this many training steps (0: never).
     """
 
     def __init__(
@@ -48,16 +55,19 @@ class GumbelQuantizer(Quantizer):
         temperature_steps: int = 5000,
         kl_weight: float = 1.0,
         hard: bool = False,
+        dead_code_steps: int = 10,
     ):
         if num_codes < 2 or not 0 < temperature_end <= temperature or temperature_steps < 1 or kl_weight < 0:
             raise ConfigError(f"gumbel needs K >= 2, 0 < temperature_end <= temperature, temperature_steps >= 1 and "
                               f"kl_weight >= 0; got {num_codes}, {temperature_end}, {temperature}, {temperature_steps}, {kl_weight}")
         super().__init__(num_codes, code_dim)
         self.temperature, self.temperature_end, self.temperature_steps = temperature, temperature_end, temperature_steps
-        self.kl_weight, self.hard = kl_weight, hard
+        self.kl_weight, self.hard, self.dead_code_steps = kl_weight, hard, dead_code_steps
         self.to_logits = ChannelLinear(code_dim, num_codes)
         self.codebook = nn.Parameter(torch.randn(num_codes, code_dim))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
+        self.register_buffer("last_counts", torch.zeros(num_codes, dtype=torch.long))
 
     def current_temperature(self) -> Tensor:
         """tau at this step: temperature * (temperature_end / temperature) ** min(1, step / temperature_steps)."""
@@ -65,6 +75,8 @@ class GumbelQuantizer(Quantizer):
         return self.temperature * (self.temperature_end / self.temperature) ** progress
 
     def quantize(self, z_e: Tensor) -> QuantizerOutput:
+        if self.training and self.dead_code_steps > 0:
+            self._split_into_dead_codes()  # before the weights enter this step's graph
         logits = self.to_logits(z_e)  # (B, K, ...)
         codes = logits.argmax(1)  # (B, ...)
         if self.training:
@@ -76,7 +88,26 @@ class GumbelQuantizer(Quantizer):
         log_q = logits.log_softmax(1)
         kl = (log_q.exp() * (log_q + math.log(self.num_codes))).sum() / z_e.shape[0]
         counts = torch.bincount(codes.flatten(), minlength=self.num_codes)
+        if self.training:  # data-parallel: every process counts every process's codes
+            counts = distributed.all_sum(counts)
+            with torch.no_grad():
+                self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
+                self.last_counts.copy_(counts)
         return QuantizerOutput(z_q, codes, {"kl": self.kl_weight * kl}, counts)
+
+    @torch.no_grad()
+    def _split_into_dead_codes(self) -> None:
+        """Each code dead for dead_code_steps steps copies a code drawn by the last step's use
+        (see the module doc). No host sync: every code gets a candidate, kept where the code
+        is dead; the draws and the noise are rank 0's, so the processes' weights stay equal."""
+        dead = self.unused_steps >= self.dead_code_steps  # (K,)
+        source = distributed.from_main(torch.multinomial(self.last_counts.float() + 1e-6, self.num_codes, replacement=True))
+        rows = [self.to_logits.weight, self.codebook]
+        for row in rows:
+            noise = distributed.from_main(0.01 * row.std() * torch.randn_like(row))
+            row.copy_(torch.where(dead[:, None], row[source] + noise, row))
+        self.to_logits.bias.copy_(torch.where(dead, self.to_logits.bias[source], self.to_logits.bias))
+        self.unused_steps.masked_fill_(dead, 0)
 
     def relaxed_sample(self, logits: Tensor) -> Tensor:
         """softmax((l + g) / tau) over dimension 1, g ~ Gumbel(0, 1); one-hot forward if `hard`.
