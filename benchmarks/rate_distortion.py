@@ -13,7 +13,7 @@ quantizer, at 4, 6 and 8 bits per position:
 
 Rate: 49 positions x log2(codes per position) bits per image; and, with --prior-epochs,
 the held-out cross-entropy of a PixelCNN prior trained on the 8-bit runs' codes (the rate
-an entropy coder driven by the prior would pay; residual codes have no prior yet).
+an entropy coder driven by the prior would pay; residual codes: a PixelCNN per stage).
 Distortion: held-out MSE per pixel, [0, 1] scale. Also codebook use and perplexity on the
 held-out codes, and training samples per second.
 
@@ -79,7 +79,7 @@ def run_entry(entry: str, bits: int, args) -> dict:
            "usage": held.get("usage"), "perplexity": held.get("perplexity"), "codewords": model.quantizer.num_codes,
            "samples_per_s": 9000 * args.epochs / seconds, "threads": torch.get_num_threads(),
            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
-    if args.prior_epochs and bits == max(args.bits) and model.codes_per_position == 1:
+    if args.prior_epochs and bits == max(args.bits):
         prior = train_prior(folder, [f"train.epochs={args.prior_epochs}", "train.progress=false"])
         nll = min(r["val/nll"] for r in prior.history)  # nats per image, the best epoch's
         row["prior_bits_per_image"] = nll / math.log(2)

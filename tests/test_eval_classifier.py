@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vaelab.errors import RunError
-from vaelab.evaluation.classifier import (
+from vaelab.evaluation import (
     SmallCNN,
     accuracy,
     classification_accuracy_score,

@@ -11,7 +11,7 @@ import torch
 from vaelab.cli import main
 from vaelab.errors import ConfigError
 from vaelab.models import build_model
-from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, TwoLevelPrior, join_levels, split_levels
+from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, StackedPrior, TwoLevelPrior, join_levels, split_levels
 from vaelab.models.vqvae2 import VQVAE2, VQVAE2Config
 
 
@@ -62,6 +62,21 @@ def test_the_two_level_prior_is_a_normalised_distribution_over_both_grids():
     assert torch.allclose(parts[0] + parts[1], prior.log_prob(every))
     draws = prior.sample(5, generator=torch.Generator().manual_seed(0))
     assert draws.shape == (5, 6) and draws.max() < 2
+
+
+def test_the_stacked_prior_is_normalised_and_each_stage_sees_the_ones_before():
+    torch.manual_seed(0)
+    prior = StackedPrior(2, 3, tiny())
+    every = torch.tensor(list(itertools.product(range(2), repeat=6))).view(-1, 3, 1, 2)  # all 2^(3 x 2) stacks
+    with torch.no_grad():
+        assert float(torch.logsumexp(prior.log_prob(every), 0)) == pytest.approx(0.0, abs=1e-5)
+        codes = every[37:38]
+        changed = codes.clone()
+        changed[0, 0, 0, 1] = 1 - changed[0, 0, 0, 1]  # stage 1's second code
+        before, after = prior.stage_log_probs(codes), prior.stage_log_probs(changed)
+    assert not torch.allclose(before[2], after[2])  # stage 3 is conditioned on stage 1
+    draws = prior.sample(4, (3, 1, 2), generator=torch.Generator().manual_seed(0))
+    assert draws.shape == (4, 3, 1, 2) and draws.max() < 2
 
 
 def model(**kw) -> VQVAE2:

@@ -16,15 +16,14 @@ CapabilityError. Nothing here prints or exits; errors a user can cause raise vae
 """
 
 from vaelab.evaluation.classifier import (
-    SmallCNN,
     accuracy,
     classification_accuracy_score,
     extract_features,
-    load_classifier,
     save_classifier,
     train_classifier,
 )
 from vaelab.evaluation.codebook import code_grids, codebook_scores
+from vaelab.nn.small_cnn import SmallCNN, load_classifier  # the network lives in nn/: models train against it too
 from vaelab.evaluation.disentanglement import beta_vae_score, factor_vae_score, mig
 from vaelab.evaluation.frechet import feature_statistics, frechet_distance
 from vaelab.evaluation.latent_stats import (

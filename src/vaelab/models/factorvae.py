@@ -37,6 +37,7 @@ class FactorVAEConfig(VAEConfig):
     critic_layers: int = at_least(1, default=5)
     critic_lr: float = above(0, default=1e-4)
     takes_iwae_and_priors = False  # the discriminator judges one sample's codes against N(0, I)'s shape
+    takes_sharpness = False  # its forward builds its own loss (sharpening: vae, beta-vae, cvae, vqvae, vqvae2)
 
 
 def shuffle_dimensions(z: Tensor) -> Tensor:

@@ -29,6 +29,7 @@ class InfoVAEConfig(VAEConfig):
     kernel: str = one_of(*KERNELS, default="imq")  # imq (inverse multiquadratic) | rbf
     kernel_scale: float = above(0, default=1.0)  # kernel width C = 2 * latent_dim * kernel_scale
     takes_iwae_and_priors = False  # the MMD matches q(z) to N(0, I)
+    takes_sharpness = False  # its forward builds its own loss (sharpening: vae, beta-vae, cvae, vqvae, vqvae2)
 
 
 class InfoVAE(VAE):

@@ -49,6 +49,7 @@ class OIVAEConfig(VAEConfig):
     group_hidden: int = at_least(1, default=64)  # width of each group's generator
     lasso: float = at_least(0, default=1.0)  # lambda of the group lasso on the first layers
     takes_iwae_and_priors = False  # a plain ELBO against N(0, I); the group lasso is its own
+    takes_sharpness = False  # its forward builds its own loss (sharpening: vae, beta-vae, cvae, vqvae, vqvae2)
 
 
 def group_index(cfg: OIVAEConfig, shape: tuple[int, int, int]) -> list[Tensor]:

@@ -59,6 +59,7 @@ class BetaTCVAEConfig(VAEConfig):
     tc_estimator: str = one_of("mws", "mss", default="mws")  # how q(z) is estimated on the batch (see above)
 
     takes_iwae_and_priors = False  # the decomposition is of one sample's KL to N(0, I)
+    takes_sharpness = False  # its forward builds its own loss (sharpening: vae, beta-vae, cvae, vqvae, vqvae2)
 
     def check_across(self, where: str, root: Any) -> None:
         super().check_across(where, root)

@@ -25,16 +25,17 @@ from torch import Tensor, nn
 from vaelab.config import at_least, one_of
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models.ae import AE, AEConfig
-from vaelab.models.base import GaussianLatentModel, LossOutput
+from vaelab.models.base import GaussianLatentModel, HasCritic, LossOutput
 from vaelab.models.gaussian import log_normal, reparameterize
 from vaelab.models.objective import ObjectiveConfig, elbo_output, importance_weighted_loss
 from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.priors.vamp import VampPrior
 from vaelab.models.schedules import KLSchedule
+from vaelab.models.sharpness import SharpnessConfig, Sharpener, critic_parameters, sharpening_terms
 
 
 @dataclass
-class VAEConfig(ObjectiveConfig, AEConfig):
+class VAEConfig(ObjectiveConfig, SharpnessConfig, AEConfig):
     name: str = "vae"
     prior: str = one_of("normal", "vamp", default="normal")  # p(z): N(0, I) | VampPrior, a mixture of posteriors
     pseudo_inputs: int = at_least(1, default=500)  # VampPrior: K, the learned pseudo-inputs
@@ -50,6 +51,9 @@ class VAEConfig(ObjectiveConfig, AEConfig):
                               f"{where}iw_samples > 1 nor another {where}prior")
         AEConfig.check_across(self, where, root)
         ObjectiveConfig.check_across(self, where, root)
+        SharpnessConfig.check_across(self, where, root)
+        if self.sharpened and self.iw_samples > 1:
+            raise ConfigError(f"the sharpening losses add to the one-sample ELBO: leave {where}iw_samples at 1")
 
 
 @dataclass
@@ -64,7 +68,8 @@ class ELBOTerms(NamedTuple):
     """What one posterior sample per example gives (VAE.elbo_terms): recon and kl, batch means
     in nats per example; z [B, D] the sample; kl_dims [D] the batch-mean KL of each dimension,
     or None where the prior has no closed form (kl is then the one-sample estimate
-    log q(z|x) - log p(z)); mu, logvar [B, D] the posterior."""
+    log q(z|x) - log p(z)); mu, logvar [B, D] the posterior; out [B, C, H, W] the
+    decoder's output (the likelihood's parameters)."""
 
     recon: Tensor
     kl: Tensor
@@ -72,28 +77,37 @@ class ELBOTerms(NamedTuple):
     kl_dims: Tensor | None
     mu: Tensor
     logvar: Tensor
+    out: Tensor
 
 
-class VAE(AE, GaussianLatentModel):
+class VAE(AE, GaussianLatentModel, HasCritic):
     """An AE whose encoder also has a log-variance head, trained on the (weighted) negative ELBO.
     Its prior p(z), N(0, I) or a VampPrior (model.prior), is the submodule `prior`.
 
     Terms, nats per example: recon = E_q[-log p(x|z)], kl = KL(q||p), and, when the loss
-    is not the plain -ELBO, nelbo = recon + kl (to compare with other VAEs).
+    is not the plain -ELBO, nelbo = recon + kl (to compare with other VAEs); with the
+    sharpening losses (models/sharpness.py, model.perceptual_weight, adversarial_weight)
+    perceptual, adversarial and critic.
     """
 
     name = "vae"
+    critic_betas = (0.5, 0.9)
 
     def __init__(self, config: VAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None, label_dim: int = 0):
         super().__init__(config, data_shape, num_classes, label_dim)
         self.logvar_head = nn.Linear(self.mu_head.in_features, config.latent_dim)
         self.kl_schedule = KLSchedule.of(config, config.latent_dim)
+        self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None
+        self.critic_lr = config.critic_lr
         if config.prior == "vamp":
             if self.conditional or label_dim:
                 raise ConfigError("model.prior=vamp is for unconditional models: its pseudo-inputs have no labels")
             self.prior = VampPrior(self.posterior, config.pseudo_inputs, self.data_shape)
         else:
             self.prior = StandardNormalPrior(config.latent_dim)
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return critic_parameters(self.sharpener)
 
     def posterior(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x [B, C, H, W] -> (mu, logvar), each [B, latent_dim]."""
@@ -104,12 +118,13 @@ class VAE(AE, GaussianLatentModel):
         """One posterior sample's ELBO terms for a batch (ELBOTerms)."""
         mu, logvar = self.posterior(x, y)
         z = reparameterize(mu, logvar)
-        recon = self.likelihood.nll(self.decoder_output(z, y), x).mean()
+        out = self.decoder_output(z, y)
+        recon = self.likelihood.nll(out, x).mean()
         if isinstance(self.prior, StandardNormalPrior):
             per_dim = self.prior.kl(mu, logvar)  # [B, D]
-            return ELBOTerms(recon, per_dim.sum(1).mean(), z, per_dim.mean(0), mu, logvar)
+            return ELBOTerms(recon, per_dim.sum(1).mean(), z, per_dim.mean(0), mu, logvar, out)
         kl = (log_normal(z, mu, logvar) - self.prior.log_prob(z)).mean()
-        return ELBOTerms(recon, kl, z, None, mu, logvar)
+        return ELBOTerms(recon, kl, z, None, mu, logvar, out)
 
     def kl_penalty(self, terms: "ELBOTerms") -> Tensor:
         """The KL part of the loss for this step (KLSchedule.loss_term: weight, schedule, free bits)."""
@@ -119,7 +134,9 @@ class VAE(AE, GaussianLatentModel):
         if self.config.iw_samples > 1:
             return self._importance_weighted(x, y)
         t = self.elbo_terms(x, y)
-        return elbo_output(t.recon + self.kl_penalty(t), t.recon, t.kl, plain=self.kl_schedule.is_plain_elbo)
+        sharp = sharpening_terms(self.sharpener, x, self.likelihood.mean(t.out), t.recon, self.decoder)
+        loss = t.recon + self.kl_penalty(t) + sum(sharp.values())
+        return elbo_output(loss, t.recon, t.kl, plain=self.kl_schedule.is_plain_elbo and not sharp, **sharp)
 
     def _importance_weighted(self, x: Tensor, y: Tensor | None) -> LossOutput:
         """loss = -L_k (k = iw_samples); recon and kl are the k samples' means (their sum,

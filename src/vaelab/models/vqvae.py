@@ -17,19 +17,20 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from vaelab.config import CrossChecked, above, at_least, bounded, each_at_least, one_of
+from vaelab.config import above, at_least, bounded, each_at_least, one_of
 from vaelab.errors import ConfigError
 from vaelab.models.ae import check_conv_side
-from vaelab.models.base import CodePrior, LossOutput
+from vaelab.models.base import CodePrior, HasCritic, LossOutput
 from vaelab.models.code_model import CodeModel
-from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
+from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, StackedPrior
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.models.quantizers import GRADIENT_ESTIMATORS, QUANTIZERS, build_quantizer
+from vaelab.models.sharpness import SharpnessConfig, Sharpener, critic_parameters, sharpening_terms
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 
 
 @dataclass
-class VQVAEConfig(CrossChecked):
+class VQVAEConfig(SharpnessConfig):
     name: str = "vqvae"
     channels: list[int] = each_at_least(1, default=[32, 64])  # stride-2 stages: 28 -> 14 -> 7
     res_blocks: int = at_least(0, default=2)
@@ -57,6 +58,7 @@ class VQVAEConfig(CrossChecked):
 
     def check_across(self, where: str, root: Any) -> None:
         check_conv_side(self.channels, where, root)
+        SharpnessConfig.check_across(self, where, root)
         if self.quantizer == "fsq" and math.prod(self.levels) != self.num_codes:
             raise ConfigError(f"fsq's codebook is the grid of {where}levels {self.levels}: set {where}num_codes="
                               f"{math.prod(self.levels)} (got {self.num_codes})")
@@ -72,11 +74,13 @@ class VQVAEConfig(CrossChecked):
         return {name: vars(self)[name] for name in names} | {"codebook": self.stage_quantizer}
 
 
-class VQVAE(CodeModel):
+class VQVAE(CodeModel, HasCritic):
     """Terms: recon (nats per example), commitment and codebook (summed squared distances
-    per example), and mse: the mean squared error per pixel on the [0, 1] scale."""
+    per example), and mse: the mean squared error per pixel on the [0, 1] scale; with the
+    sharpening losses (models/sharpness.py) perceptual, adversarial and critic."""
 
     name = "vqvae"
+    critic_betas = (0.5, 0.9)
 
     def __init__(self, config: VQVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(config, data_shape, num_classes)
@@ -90,6 +94,11 @@ class VQVAE(CodeModel):
         self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=config.code_dim)
         self.likelihood = build_likelihood(config.likelihood, config.variance)
         self._grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
+        self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None
+        self.critic_lr = config.critic_lr
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return critic_parameters(self.sharpener)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -101,10 +110,9 @@ class VQVAE(CodeModel):
         return self._grid if self.codes_per_position == 1 else (self.codes_per_position, *self._grid)
 
     def make_prior(self, config: PixelCNNConfig) -> CodePrior:
-        """A gated PixelCNN over this model's code grids."""
+        """A gated PixelCNN over this model's code grids (one per stage for stacked codes)."""
         if self.codes_per_position != 1:
-            raise ConfigError(f"this model's quantizer stacks {self.codes_per_position} codes per position; the PixelCNN "
-                              f"prior models one code per position, and a prior over stacked codes is not built yet")
+            return StackedPrior(self.num_codes, self.codes_per_position, config)
         return GatedPixelCNN(self.num_codes, config)
 
     @property
@@ -131,9 +139,11 @@ class VQVAE(CodeModel):
         q = self.quantizer(self.encoder(x))
         out = self.decoder(q.z_q)
         recon = self.likelihood.nll(out, x).mean()
-        loss = recon + sum(q.losses.values())
-        mse = (self.likelihood.mean(out) - x).pow(2).mean()
-        return LossOutput(loss, {"recon": recon.detach(), **{k: v.detach() for k, v in q.losses.items()}, "mse": mse.detach()})
+        x_hat = self.likelihood.mean(out)
+        losses = q.losses | sharpening_terms(self.sharpener, x, x_hat, recon, self.decoder)
+        mse = (x_hat - x).pow(2).mean()
+        return LossOutput(recon + sum(losses.values()), {"recon": recon.detach(), **{k: v.detach() for k, v in losses.items()},
+                                                         "mse": mse.detach()})
 
     def count_codes(self, codes: Tensor) -> Tensor:
         return self.quantizer.count_codes(codes)

@@ -26,11 +26,12 @@ from torch import Tensor, nn
 
 from vaelab.config import each_at_least
 from vaelab.errors import ConfigError
-from vaelab.models.base import CodePrior, LossOutput
+from vaelab.models.base import CodePrior, HasCritic, LossOutput
 from vaelab.models.code_model import CodeModel
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.models.priors import PixelCNNConfig, TwoLevelPrior, join_levels, split_levels
 from vaelab.models.quantizers import build_quantizer
+from vaelab.models.sharpness import Sharpener, critic_parameters, sharpening_terms
 from vaelab.models.vqvae import VQVAEConfig
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 
@@ -47,11 +48,13 @@ class VQVAE2Config(VQVAEConfig):
                               f"at each level")
 
 
-class VQVAE2(CodeModel):
+class VQVAE2(CodeModel, HasCritic):
     """Terms: recon (nats per example), each level's quantizer losses (top_*, bottom_*),
-    and mse: the mean squared error per pixel on the [0, 1] scale."""
+    and mse: the mean squared error per pixel on the [0, 1] scale; with the sharpening
+    losses (models/sharpness.py) perceptual, adversarial and critic."""
 
     name = "vqvae2"
+    critic_betas = (0.5, 0.9)
 
     def __init__(self, config: VQVAE2Config, data_shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(config, data_shape, num_classes)
@@ -68,6 +71,11 @@ class VQVAE2(CodeModel):
         self.top_quantizer = build_quantizer(config.quantizer, config.num_codes, d, **config.quantizer_options())
         self.bottom_quantizer = build_quantizer(config.quantizer, config.num_codes, d, **config.quantizer_options())
         self.likelihood = build_likelihood(config.likelihood, config.variance)
+        self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None
+        self.critic_lr = config.critic_lr
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return critic_parameters(self.sharpener)
 
     @property
     def grids(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -126,8 +134,10 @@ class VQVAE2(CodeModel):
         top, bottom = self.quantize(x)
         out = self.decode_levels(top.z_q, bottom.z_q)
         recon = self.likelihood.nll(out, x).mean()
+        x_hat = self.likelihood.mean(out)
         losses = {f"top_{k}": v for k, v in top.losses.items()} | {f"bottom_{k}": v for k, v in bottom.losses.items()}
-        mse = (self.likelihood.mean(out) - x).pow(2).mean()
+        losses |= sharpening_terms(self.sharpener, x, x_hat, recon, self.decoder)
+        mse = (x_hat - x).pow(2).mean()
         return LossOutput(recon + sum(losses.values()), {"recon": recon.detach(), **{k: v.detach() for k, v in losses.items()},
                                                          "mse": mse.detach()})
 

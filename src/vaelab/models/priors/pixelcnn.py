@@ -21,7 +21,8 @@ blind spot (the positions up and to the right that masked 3x3 kernels never reac
 Each layer computes, for both stacks, tanh(W_f * x + b_f) * sigmoid(W_g * x + b_g), where
 the biases b may depend on a class label y (a learned vector per class) and on a context
 grid of codes c' (`context_codes`; VQ-VAE-2's bottom prior is conditioned on the top
-codes): c' is embedded, resized (nearest) to the grid being modelled, passed through two
+codes; a residual quantizer's later stages on the earlier ones): c' is embedded (the
+embeddings of several grids summed), resized (nearest) to the grid being modelled, passed through two
 3x3 convolutions, and each layer adds a 1x1 convolution of that map to its biases, a
 different bias at every position. The context is given whole, so it never breaks the
 raster order. The
@@ -168,15 +169,18 @@ class GatedPixelCNN(Trainable, CodePrior):
         return [layer.biases(labels, features) for layer in self.layers]
 
     def _context_features(self, context: Tensor, shape: tuple[int, int]) -> Tensor:
-        """context codes int64 [B, h', w'] -> features [B, C, H, W] on the modelled grid."""
-        e = self.context_embed(context).permute(0, 3, 1, 2)  # (B, E, h', w')
+        """context codes int64 [B, h', w'], or several grids [B, S', h', w'] whose embeddings
+        are summed -> features [B, C, H, W] on the modelled grid."""
+        e = self.context_embed(context)  # (B, [S',] h', w', E)
+        e = (e.sum(1) if context.dim() == 4 else e).permute(0, 3, 1, 2)  # (B, E, h', w')
         return self.context_net(F.interpolate(e, size=tuple(shape), mode="nearest"))  # (B, C, H, W)
 
     def _check_context(self, context: Tensor | None, n: int) -> Tensor | None:
         if self.context_codes is None:
             return None
-        if context is None or context.dim() != 3 or len(context) != n or context.dtype != torch.long:
-            raise ConfigError(f"this PixelCNN is conditioned on a grid of codes: pass context, int64 [{n}, h, w]")
+        if context is None or context.dim() not in (3, 4) or len(context) != n or context.dtype != torch.long:
+            raise ConfigError(f"this PixelCNN is conditioned on a grid of codes: pass context, int64 [{n}, h, w] "
+                              f"(or [{n}, S, h, w])")
         if context.numel() and (context.min() < 0 or context.max() >= self.context_codes):
             raise ConfigError(f"context codes must lie in [0, {self.context_codes})")
         return context.to(self.embed.weight.device)
