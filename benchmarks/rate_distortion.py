@@ -3,21 +3,22 @@ Gaussian against the bound D(R) = sigma^2 2^(-2R), in one picture (docs/rate_dis
 
 MNIST: the first 9000 images of the test split in ../shared/data/mnist train, the last
 1000 are held out (grey levels in [0, 1], squared error). Every run is mnist_vqvae's
-network (7x7 code grid, D = 16, 10 epochs, batch 100, Adam 1e-3, seed 0) with another
+network (7x7 code grid, D = 16, 10 epochs, batch 100, Adam 1e-3, seed 0 or --seed) with another
 quantizer, at 4, 6 and 8 bits per position:
 
     ema        K = 2^b EMA codewords (today's VQ-VAE)     vq        K codewords, codebook loss
     rotation   ema with the rotation trick                cosine    K normalised codewords in 8 dims
-    residual   2 stages of 2^(b/2) EMA codewords          fsq       levels [4] * (b/2): 4^(b/2) points
+    residual   2 stages of 2^(b/2) EMA codewords          fsq       levels [4, 4], [4, 4, 4], [8, 6, 5]
     gumbel     K codes, tau 1 -> 1/16 over the run
 
-Rate: 49 positions x log2(codes per position) bits per image; and, with --prior-epochs,
+Rate: 49 positions x log2(codes per position) bits per image (fsq's [8, 6, 5]: 240 codes,
+7.91 bits); and, with --prior-epochs,
 the held-out cross-entropy of a PixelCNN prior trained on the 8-bit runs' codes (the rate
 an entropy coder driven by the prior would pay; residual codes: a PixelCNN per stage).
 Distortion: held-out MSE per pixel, [0, 1] scale. Also codebook use and perplexity on the
 held-out codes, and training samples per second.
 
-    python benchmarks/rate_distortion.py [--bits 4 6 8] [--entries ...] [--prior-epochs 10] [--out runs/rate_distortion]
+    python benchmarks/rate_distortion.py [--bits 4 6 8] [--entries ...] [--prior-epochs 10] [--seed 0] [--out runs/rate_distortion]
     python benchmarks/rate_distortion.py --plot-only      # redraw from OUT/results.jsonl
 """
 
@@ -53,11 +54,15 @@ def quantizer_keys(entry: str, bits: int, steps: int) -> dict:
         "rotation": {"quantizer": "ema", "gradient": "rotation", "num_codes": k},
         "cosine": {"quantizer": "cosine", "num_codes": k, "codebook_dim": 8},
         "residual": {"quantizer": "residual", "stages": 2, "num_codes": 2 ** (bits // 2)},
-        "fsq": {"quantizer": "fsq", "levels": [4] * (bits // 2), "num_codes": k},
+        "fsq": {"quantizer": "fsq", "levels": FSQ_LEVELS[bits], "num_codes": math.prod(FSQ_LEVELS[bits])},
         "gumbel": {"quantizer": "gumbel", "num_codes": k, "temperature_steps": steps},
     }[entry]
 
 
+# FSQ's levels per rate: [4, 4] and [4, 4, 4] for 4 and 6 bits; for 8, Mentzer et al.'s
+# choice for about 2^8 codes, [8, 6, 5] (240 codes, 7.91 bits): [4, 4, 4, 4] (256) left
+# 40% of its codes unused on held-out data, [16, 16] 6% (see BENCHMARKS.md).
+FSQ_LEVELS = {2: [4], 4: [4, 4], 6: [4, 4, 4], 8: [8, 6, 5], 10: [8, 5, 5, 5]}
 ENTRIES = ["ema", "vq", "rotation", "cosine", "residual", "fsq", "gumbel"]
 
 
@@ -66,7 +71,7 @@ def run_entry(entry: str, bits: int, args) -> dict:
     raw = {
         "data": {"name": "mnist", "root": args.mnist, "download": False, "split": "test", "val": 1000},
         "model": {"name": "vqvae", "channels": [32, 64], "code_dim": 16, **quantizer_keys(entry, bits, steps)},
-        "train": {"epochs": args.epochs, "batch_size": 100, "progress": False, "seed": 0},
+        "train": {"epochs": args.epochs, "batch_size": 100, "progress": False, "seed": args.seed},
     }
     cfg = compose(raw, (), config_class)
     folder = Path(args.out) / f"{entry}-{bits}bit"
@@ -75,7 +80,8 @@ def run_entry(entry: str, bits: int, args) -> dict:
     seconds = time.perf_counter() - start
     model = vaelab.load(folder)
     held = mean_terms(model, load_dataset(cfg.data).val, cfg)
-    row = {"entry": entry, "bits_per_position": bits, "bits_per_image": POSITIONS * bits, "mse": held["mse"],
+    per_position = math.log2(cfg.model.num_codes) * (cfg.model.stages if entry == "residual" else 1)
+    row = {"entry": entry, "seed": args.seed, "bits_per_position": per_position, "bits_per_image": POSITIONS * per_position, "mse": held["mse"],
            "usage": held.get("usage"), "perplexity": held.get("perplexity"), "codewords": model.quantizer.num_codes,
            "samples_per_s": 9000 * args.epochs / seconds, "threads": torch.get_num_threads(),
            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
@@ -138,6 +144,7 @@ def main() -> None:
     parser.add_argument("--bits", nargs="+", type=int, default=[4, 6, 8], choices=[2, 4, 6, 8, 10])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--prior-epochs", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mnist", default=str(ROOT.parent / "shared/data/mnist"))
     parser.add_argument("--out", default=str(ROOT / "runs/rate_distortion"))
     parser.add_argument("--figure", default=str(ROOT / "docs/rate_distortion.png"))
@@ -154,7 +161,7 @@ def main() -> None:
                 with open(out / "results.jsonl", "a") as f:
                     f.write(json.dumps(r) + "\n")
                 prior = f"{r['prior_bits_per_image']:.0f}" if "prior_bits_per_image" in r else "-"
-                print(f"| {entry} | {bits} | {r['bits_per_image']} | {r['mse']:.4f} | {r['usage']:.3f} | {r['perplexity']:.1f} "
+                print(f"| {entry} | {r['bits_per_position']:.2f} | {r['bits_per_image']:.0f} | {r['mse']:.4f} | {r['usage']:.3f} | {r['perplexity']:.1f} "
                       f"| {r['codewords']} | {r['samples_per_s']:.0f} | {prior} |", flush=True)
     rows = [json.loads(line) for line in open(out / "results.jsonl")]
     plot(rows, Path(args.figure))

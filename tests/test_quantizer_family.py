@@ -215,16 +215,17 @@ def test_the_rotation_trick_is_refused_where_there_is_no_nearest_codeword(quanti
         VQVAEConfig(quantizer=quantizer, gradient="rotation", num_codes=1000).check_across("model.", None)
 
 
-def test_a_dead_gumbel_code_splits_a_busy_one():
-    torch.manual_seed(0)
-    q = GumbelQuantizer(4, 2, dead_code_steps=3).train()
+def test_gumbel_diversity_is_zero_for_uniform_code_use_and_p_log_k_for_one_code():
+    q = GumbelQuantizer(4, 2, kl_weight=0.0, diversity_weight=1.0).eval()
     with torch.no_grad():
-        q.to_logits.bias.copy_(torch.tensor([50.0, -50.0, -50.0, -50.0]))  # code 0 wins everywhere
-    z = torch.randn(8, 2, 5)
-    for _ in range(3):
-        q(z)
-    assert q.unused_steps.tolist() == [0, 3, 3, 3]
-    q(z)  # the next step starts by restarting the dead codes...
-    assert torch.allclose(q.to_logits.bias, torch.full((4,), 50.0))  # ...as copies of code 0
-    assert torch.allclose(q.codebook[1:], q.codebook[:1].expand(3, 2), atol=0.1)
-    assert not torch.equal(q.to_logits.weight[1], q.to_logits.weight[0])  # plus noise: they can split its cell
+        q.to_logits.weight.zero_()
+        q.to_logits.bias.zero_()
+    assert float(q(torch.randn(3, 2, 5)).losses["diversity"].detach()) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        q.to_logits.bias.copy_(torch.tensor([1000.0, 0.0, 0.0, 0.0]))
+    # every position certain of code 0: the batch's use is one-hot, 5 positions x log 4
+    assert float(q(torch.randn(3, 2, 5)).losses["diversity"].detach()) == pytest.approx(5 * math.log(4), rel=1e-5)
+    q.to_logits = torch.nn.Identity()  # feed logits directly: the term must reach them
+    logits = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    q(logits).losses["diversity"].backward()
+    assert logits.grad.abs().sum() > 0

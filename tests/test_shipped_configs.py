@@ -34,7 +34,7 @@ EXPECTED = {
     "mnist_cosine_vq": (VQVAE, (7, 7)),
     "mnist_gumbel": (VQVAE, (7, 7)),
     "mnist_rvq": (VQVAE, (2, 7, 7)),  # two stacked residual codes per position
-    "mnist_vqvae2": (VQVAE2, (49 + 196,)),  # a 7x7 top grid and a 14x14 bottom grid, joined
+    "mnist_vqvae2": (VQVAE2, (16 + 49,)),  # a 4x4 top grid and a 7x7 bottom grid, joined
     "quickstart": (VAE, (10,)),
     "shapes_beta_vae": (VAE, (10,)),
     "shapes_beta_tcvae": (BetaTCVAE, (10,)),

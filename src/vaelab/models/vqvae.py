@@ -51,7 +51,8 @@ class VQVAEConfig(SharpnessConfig):
     temperature: float = above(0, default=1.0)  # gumbel: tau at the start
     temperature_end: float = above(0, default=1 / 16)  # gumbel: tau after temperature_steps
     temperature_steps: int = at_least(1, default=5000)  # gumbel
-    kl_weight: float = at_least(0, default=1.0)  # gumbel: weight of KL(q(code|x) || uniform)
+    kl_weight: float = at_least(0, default=0.1)  # gumbel: weight of KL(q(code|x) || uniform)
+    diversity_weight: float = at_least(0, default=1.0)  # gumbel: weight of KL(batch's code use || uniform)
     hard: bool = False  # gumbel: one-hot forward, relaxed backward
     likelihood: str = one_of("gaussian", "bernoulli", default="gaussian")  # squared error / 2c + const | BCE
     variance: float = above(0, default=0.05)  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
@@ -70,7 +71,7 @@ class VQVAEConfig(SharpnessConfig):
         """Every quantizer option of this section; build_quantizer hands each quantizer its own."""
         names = ("gradient", "commitment", "decay", "kmeans_init", "dead_code_steps", "codebook_dim", "stages",
                  "shared_codebook", "quantizer_dropout", "levels", "temperature", "temperature_end",
-                 "temperature_steps", "kl_weight", "hard")
+                 "temperature_steps", "kl_weight", "diversity_weight", "hard")
         return {name: vars(self)[name] for name in names} | {"codebook": self.stage_quantizer}
 
 
