@@ -13,7 +13,8 @@ quantizer, at 4, 6 and 8 bits per position:
 
 Rate: 49 positions x log2(codes per position) bits per image (fsq's [8, 6, 5]: 240 codes,
 7.91 bits); and, with --prior-epochs,
-the held-out cross-entropy of a PixelCNN prior trained on the 8-bit runs' codes (the rate
+the held-out cross-entropy of a PixelCNN prior trained on the 8-bit runs' codes (or at
+--prior-at; the rate
 an entropy coder driven by the prior would pay; residual codes: a PixelCNN per stage).
 Distortion: held-out MSE per pixel, [0, 1] scale. Also codebook use and perplexity on the
 held-out codes, and training samples per second.
@@ -85,7 +86,7 @@ def run_entry(entry: str, bits: int, args) -> dict:
            "usage": held.get("usage"), "perplexity": held.get("perplexity"), "codewords": model.quantizer.num_codes,
            "samples_per_s": 9000 * args.epochs / seconds, "threads": torch.get_num_threads(),
            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
-    if args.prior_epochs and bits == max(args.bits):
+    if args.prior_epochs and bits in (args.prior_at or [max(args.bits)]):
         prior = train_prior(folder, [f"train.epochs={args.prior_epochs}", "train.progress=false"])
         nll = min(r["val/nll"] for r in prior.history)  # nats per image, the best epoch's
         row["prior_bits_per_image"] = nll / math.log(2)
@@ -145,6 +146,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--prior-epochs", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prior-at", nargs="+", type=int, help="bits per position whose runs get a prior (default: the largest)")
     parser.add_argument("--mnist", default=str(ROOT.parent / "shared/data/mnist"))
     parser.add_argument("--out", default=str(ROOT / "runs/rate_distortion"))
     parser.add_argument("--figure", default=str(ROOT / "docs/rate_distortion.png"))

@@ -25,6 +25,7 @@ from vaelab.errors import ConfigError
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
 from vaelab.models.quantizers.channels import ChannelLinear
 from vaelab.models.quantizers.estimators import straight_through
+from vaelab.nn import distributed
 
 EPS = 1e-3  # the bound reaches a little past the outer levels, so they are reached at finite z (and L = 2 works)
 
@@ -73,6 +74,8 @@ class FiniteScalarQuantizer(Quantizer):
         half_width = self._per_channel(self.half_width, digits)
         codes = self._codes_of(digits.detach() + half_width)  # (B, ...)
         counts = torch.bincount(codes.flatten(), minlength=self.num_codes)
+        if self.training:  # data-parallel: usage counts every process's codes, like the codebook quantizers
+            counts = distributed.all_sum(counts)
         return QuantizerOutput(self.project_out(digits / half_width), codes, {}, counts)
 
     def _codes_of(self, digits: Tensor) -> Tensor:
