@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from training_steps import train_on_batch
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models import AE, VAE, AEConfig, VAEConfig, build_model
 from vaelab.models.interpolation import lerp, slerp
@@ -71,18 +72,6 @@ def test_gradients_reach_both_heads_and_the_decoder():
     assert any(p.grad.abs().sum() > 0 for p in model.decoder.parameters())
 
 
-def fit(model, x, steps=150, lr=3e-3):
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        out = model(x)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        losses.append(out.loss.item())
-    return losses
-
-
 @pytest.mark.parametrize(
     "cfg",
     [
@@ -99,7 +88,7 @@ def test_a_few_steps_lower_the_loss(cfg):
     prototypes = (torch.rand(4, 1, 8, 8) > 0.5).float()
     x = prototypes.repeat(8, 1, 1, 1)  # structure that a 4-d latent can capture
     model = build_model(cfg, (1, 8, 8))
-    losses = fit(model, x)
+    losses = train_on_batch(model, x)
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
     assert last < first - 0.25 * abs(first), (first, last)
 

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from training_steps import train_on_batch
 from vaelab.errors import ConfigError
 from vaelab.models import VQVAE, VQVAEConfig
 from vaelab.models.quantizers import (QUANTIZERS, CosineVectorQuantizer, FiniteScalarQuantizer, GumbelQuantizer,
@@ -196,16 +197,9 @@ def test_a_vqvae_trains_with_every_quantizer(name):
     cfg = VQVAEConfig(channels=[8], res_blocks=0, num_codes=k, code_dim=3, quantizer=name, kmeans_init=False,
                       **{key: value for key, value in options.items()})
     cfg.check_across("model.", None)
-    model = VQVAE(cfg, (1, 8, 8)).train()
+    model = VQVAE(cfg, (1, 8, 8))
     x = (torch.rand(8, 1, 8, 8) > 0.5).float()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(60):
-        out = model(x)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        losses.append(float(out.terms["mse"]))
+    losses = train_on_batch(model, x, 60, term="mse")
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5, (losses[:5], losses[-5:])
 
 

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from training_steps import train_on_batch
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models import VQVAE, VQVAEConfig
 from vaelab.data import ImageDataset
@@ -142,15 +143,7 @@ def test_vqvae_learns_and_keeps_its_codebook_in_use():
     prototypes = (torch.rand(8, 1, 8, 8) > 0.5).float()
     x = prototypes.repeat(8, 1, 1, 1)
     model = VQVAE(VQVAEConfig(channels=[16], num_codes=16, code_dim=4, res_blocks=1, dead_code_steps=20), (1, 8, 8))
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
-    mses = []
-    for _ in range(300):
-        out = model(x)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        mses.append(float(out.terms["mse"]))
+    mses = train_on_batch(model, x, 300, term="mse")
     assert sum(mses[-10:]) / 10 < 0.3 * sum(mses[:10]) / 10
     model.eval()
     model.reset_epoch_stats()

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from training_steps import train_on_batch
 from vaelab.cli import main
 from vaelab.errors import ConfigError
 from vaelab.models import build_model
@@ -106,14 +107,7 @@ def test_the_reconstruction_trains_both_levels_and_the_loss_falls():
     m.likelihood.nll(m.decode_levels(*(q.z_q for q in m.quantize(x))), x).mean().backward()
     assert m.top_encoder.net[0].weight.grad.abs().sum() > 0  # the top level is used by the decoder
     assert m.encoder.net[0].weight.grad.abs().sum() > 0
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    mses = []
-    for _ in range(40):
-        out = m(x)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        mses.append(float(out.terms["mse"]))
+    mses = train_on_batch(m, x, 40, term="mse")
     assert sum(mses[-5:]) < 0.7 * sum(mses[:5])
 
 

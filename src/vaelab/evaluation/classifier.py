@@ -24,6 +24,7 @@ from vaelab.files import atomic_write
 from vaelab.nn.device import module_device
 from vaelab.nn.small_cnn import META, WEIGHTS, SmallCNN
 
+
 def train_classifier(
     images: Tensor,
     labels: Tensor,

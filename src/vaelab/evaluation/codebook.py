@@ -35,7 +35,7 @@ def codebook_scores(model, data: ImageDataset, batch_size: int = 500) -> dict:
 
     A class-conditional prior is scored with the images' labels.
     """
-    codes = code_grids(model, data.images, batch_size)  # (N, h, w)
+    codes = code_grids(model, data.images, batch_size)  # (N, *code_shape)
     counts = model.count_codes(codes.to(model.device)).cpu()
     out = {**usage_stats(counts), "num_codes": len(counts), "grid": list(model.grid)}
     if model.prior is None:

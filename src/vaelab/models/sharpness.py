@@ -66,11 +66,14 @@ class SharpnessConfig(CrossChecked):
                               f"classifier for this dataset (`vaelab classifier train`)")
 
 
-def sharpening_terms(sharpener: "Sharpener | None", x: Tensor, x_hat: Tensor, recon: Tensor,
+def sharpening_terms(sharpener: "Sharpener | None", x: Tensor, out: Tensor, likelihood: nn.Module, recon: Tensor,
                      decoder: nn.Module) -> dict[str, Tensor]:
-    """A model's sharpening terms (lambda read at the last layer of `decoder`), or {} when it
-    has no sharpener."""
-    return {} if sharpener is None else sharpener.terms(x, x_hat, recon, last_weight(decoder))
+    """A model's sharpening terms for the decoder output `out` (judged as likelihood.mean(out);
+    lambda read at the last layer of `decoder`), or {} when it has no sharpener: then
+    nothing is computed."""
+    if sharpener is None:
+        return {}
+    return sharpener.terms(x, likelihood.mean(out), recon, last_weight(decoder))
 
 
 def last_weight(decoder: nn.Module) -> Tensor:

@@ -134,7 +134,7 @@ class VAE(AE, GaussianLatentModel, HasCritic):
         if self.config.iw_samples > 1:
             return self._importance_weighted(x, y)
         t = self.elbo_terms(x, y)
-        sharp = sharpening_terms(self.sharpener, x, self.likelihood.mean(t.out), t.recon, self.decoder)
+        sharp = sharpening_terms(self.sharpener, x, t.out, self.likelihood, t.recon, self.decoder)
         loss = t.recon + self.kl_penalty(t) + sum(sharp.values())
         return elbo_output(loss, t.recon, t.kl, plain=self.kl_schedule.is_plain_elbo and not sharp, **sharp)
 

@@ -141,7 +141,7 @@ class VQVAE(CodeModel, HasCritic):
         out = self.decoder(q.z_q)
         recon = self.likelihood.nll(out, x).mean()
         x_hat = self.likelihood.mean(out)
-        losses = q.losses | sharpening_terms(self.sharpener, x, x_hat, recon, self.decoder)
+        losses = q.losses | sharpening_terms(self.sharpener, x, out, self.likelihood, recon, self.decoder)
         mse = (x_hat - x).pow(2).mean()
         return LossOutput(recon + sum(losses.values()), {"recon": recon.detach(), **{k: v.detach() for k, v in losses.items()},
                                                          "mse": mse.detach()})

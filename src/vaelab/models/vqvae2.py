@@ -136,7 +136,7 @@ class VQVAE2(CodeModel, HasCritic):
         recon = self.likelihood.nll(out, x).mean()
         x_hat = self.likelihood.mean(out)
         losses = {f"top_{k}": v for k, v in top.losses.items()} | {f"bottom_{k}": v for k, v in bottom.losses.items()}
-        losses |= sharpening_terms(self.sharpener, x, x_hat, recon, self.decoder)
+        losses |= sharpening_terms(self.sharpener, x, out, self.likelihood, recon, self.decoder)
         mse = (x_hat - x).pow(2).mean()
         return LossOutput(recon + sum(losses.values()), {"recon": recon.detach(), **{k: v.detach() for k, v in losses.items()},
                                                          "mse": mse.detach()})

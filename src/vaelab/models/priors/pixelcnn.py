@@ -22,11 +22,10 @@ Each layer computes, for both stacks, tanh(W_f * x + b_f) * sigmoid(W_g * x + b_
 the biases b may depend on a class label y (a learned vector per class) and on a context
 grid of codes c' (`context_codes`; VQ-VAE-2's bottom prior is conditioned on the top
 codes; a residual quantizer's later stages on the earlier ones): c' is embedded (the
-embeddings of several grids summed), resized (nearest) to the grid being modelled, passed through two
-3x3 convolutions, and each layer adds a 1x1 convolution of that map to its biases, a
-different bias at every position. The context is given whole, so it never breaks the
-raster order. The
-horizontal stack adds the link shift_down(W_vh (W_v * v)) (W_vh a 1x1 convolution) to its
+embeddings of several grids summed), resized (nearest) to the grid being modelled,
+passed through two 3x3 convolutions, and each layer adds a 1x1 convolution of that map
+to its biases, a different bias at every position. The context is given whole, so it
+never breaks the raster order. The horizontal stack adds the link shift_down(W_vh (W_v * v)) (W_vh a 1x1 convolution) to its
 pre-activation, and keeps a residual connection after a 1x1 convolution. Two 1x1
 convolutions turn the last horizontal features into K logits per position.
 """

@@ -42,7 +42,6 @@ class CosineVectorQuantizer(VectorQuantizer):
         if codebook_dim < 2:
             raise ConfigError(f"a cosine codebook needs codebook_dim >= 2 (one dimension has two unit vectors), got {codebook_dim}")
         super().__init__(num_codes, codebook_dim, commitment, kmeans_init, dead_code_steps, gradient, chunk_size)
-        self.input_dim = code_dim
         self.project_in = ChannelLinear(code_dim, codebook_dim)
         self.project_out = ChannelLinear(codebook_dim, code_dim)
 

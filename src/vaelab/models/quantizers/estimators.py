@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 from torch import Tensor
 
+from vaelab.errors import ConfigError
+
 EPS = 1e-8  # keeps a zero vector, or e = -z_e, from dividing by zero
 
 
@@ -48,7 +50,16 @@ def rotation_trick(z_e: Tensor, e: Tensor) -> Tensor:
     return rotated + (e - rotated).detach()  # exactly e forward, lambda R backward
 
 
-GRADIENT_ESTIMATORS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+Estimator = Callable[[Tensor, Tensor], Tensor]  # (z_e, e) -> z_q, both [B, D, ...]
+
+GRADIENT_ESTIMATORS: dict[str, Estimator] = {
     "straight_through": straight_through,
     "rotation": rotation_trick,
 }
+
+
+def gradient_estimator(name: str) -> Estimator:
+    """The estimator called `name`; ConfigError for an unknown one."""
+    if name not in GRADIENT_ESTIMATORS:
+        raise ConfigError(f"unknown gradient estimator {name!r}; known: {', '.join(GRADIENT_ESTIMATORS)}")
+    return GRADIENT_ESTIMATORS[name]

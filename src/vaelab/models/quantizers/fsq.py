@@ -73,7 +73,7 @@ class FiniteScalarQuantizer(Quantizer):
         digits = straight_through(bounded, bounded.round())  # integers, gradients straight through
         half_width = self._per_channel(self.half_width, digits)
         codes = self._codes_of(digits.detach() + half_width)  # (B, ...)
-        counts = torch.bincount(codes.flatten(), minlength=self.num_codes)
+        counts = self.count_codes(codes)
         if self.training:  # data-parallel: usage counts every process's codes, like the codebook quantizers
             counts = distributed.all_sum(counts)
         return QuantizerOutput(self.project_out(digits / half_width), codes, {}, counts)

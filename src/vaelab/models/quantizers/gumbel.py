@@ -87,11 +87,12 @@ class GumbelQuantizer(Quantizer):
             weights = F.one_hot(codes, self.num_codes).movedim(-1, 1).to(logits.dtype)  # (B, K, ...)
         z_q = torch.einsum("bk...,kd->bd...", weights, self.codebook)  # (B, D, ...)
         log_q = logits.log_softmax(1)
-        kl = (log_q.exp() * (log_q + math.log(self.num_codes))).sum() / z_e.shape[0]
-        p_bar = log_q.exp().movedim(1, -1).reshape(-1, self.num_codes).mean(0)  # (K,): the batch's code use
+        q = log_q.exp()  # (B, K, ...)
+        kl = (q * (log_q + math.log(self.num_codes))).sum() / z_e.shape[0]
+        p_bar = q.movedim(1, -1).reshape(-1, self.num_codes).mean(0)  # (K,): the batch's code use
         positions = log_q[0, 0].numel()
         diversity = positions * (p_bar * (p_bar.clamp_min(1e-12).log() + math.log(self.num_codes))).sum()
-        counts = torch.bincount(codes.flatten(), minlength=self.num_codes)
+        counts = self.count_codes(codes)
         if self.training:  # data-parallel: every process counts every process's codes
             counts = distributed.all_sum(counts)
         losses = {"kl": self.kl_weight * kl, "diversity": self.diversity_weight * diversity}

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from vaelab.errors import ConfigError
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
 from vaelab.models.quantizers.ema import EMAVectorQuantizer
-from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS
+from vaelab.models.quantizers.estimators import gradient_estimator
 from vaelab.models.quantizers.vq import VectorQuantizer
 
 
@@ -57,14 +57,13 @@ class ResidualVectorQuantizer(Quantizer):
         if stages < 1 or not 0 <= quantizer_dropout <= 1 or codebook not in ("ema", "vq"):
             raise ConfigError(f"residual VQ needs stages >= 1, quantizer_dropout in [0, 1] and codebook 'ema' or 'vq'; "
                               f"got {stages}, {quantizer_dropout}, {codebook!r}")
-        if gradient not in GRADIENT_ESTIMATORS:
-            raise ConfigError(f"unknown gradient estimator {gradient!r}; known: {', '.join(GRADIENT_ESTIMATORS)}")
+        estimator = gradient_estimator(gradient)
         super().__init__(num_codes * (1 if shared_codebook else stages), code_dim)
         make = (lambda: EMAVectorQuantizer(num_codes, code_dim, commitment, decay, kmeans_init=kmeans_init,
                                            dead_code_steps=dead_code_steps)) if codebook == "ema" else \
                (lambda: VectorQuantizer(num_codes, code_dim, commitment, kmeans_init, dead_code_steps))
         self.stages, self.codes_per_stage, self.codes_per_position = stages, num_codes, stages
-        self.shared, self.quantizer_dropout, self.gradient = shared_codebook, quantizer_dropout, gradient
+        self.shared, self.quantizer_dropout, self.estimator = shared_codebook, quantizer_dropout, estimator
         self.layers = nn.ModuleList([make() for _ in range(1 if shared_codebook else stages)])
 
     def layer(self, s: int) -> VectorQuantizer:
@@ -88,7 +87,7 @@ class ResidualVectorQuantizer(Quantizer):
             for name, value in out.losses.items():
                 losses[name] = losses.get(name, 0) + value
         codes = torch.stack(codes, dim=1)  # (B, S', ...)
-        z_q = GRADIENT_ESTIMATORS[self.gradient](z_e, total)
+        z_q = self.estimator(z_e, total)
         return QuantizerOutput(z_q, codes, losses, self.count_codes(codes))
 
     def count_codes(self, codes: Tensor) -> Tensor:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from vaelab.errors import ConfigError
 from vaelab.nn import distributed
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
-from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS
+from vaelab.models.quantizers.estimators import gradient_estimator
 from vaelab.models.quantizers.lloyd import lbg, nearest_code
 
 
@@ -58,13 +58,12 @@ class VectorQuantizer(Quantizer):
         gradient: str = "straight_through",
         chunk_size: int = 8192,
     ):
-        if gradient not in GRADIENT_ESTIMATORS:
-            raise ConfigError(f"unknown gradient estimator {gradient!r}; known: {', '.join(GRADIENT_ESTIMATORS)}")
+        estimator = gradient_estimator(gradient)
         if num_codes < 2 or code_dim < 1:
             raise ConfigError(f"a codebook needs at least 2 codes of dimension >= 1, got K={num_codes}, D={code_dim}")
         super().__init__(num_codes, code_dim)
         self.commitment, self.dead_code_steps, self.chunk_size = commitment, dead_code_steps, chunk_size
-        self.gradient = gradient
+        self.estimator = estimator
         self._make_codebook(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes))
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
         self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
@@ -101,7 +100,7 @@ class VectorQuantizer(Quantizer):
         if self.training and self._needs_init():
             self._kmeans_init(flat.detach())
         codes, _ = nearest_code(flat.detach(), self.codewords().detach(), self.chunk_size)  # (B * positions,)
-        counts = torch.bincount(codes, minlength=self.num_codes)  # (K,): once, for every use below
+        counts = self.count_codes(codes)  # (K,): once, for every use below
         if self.training:  # data-parallel: every process counts every process's codes (one codebook)
             counts = distributed.all_sum(counts)
         codes = codes.view(z_e.shape[0], *z_e.shape[2:])  # (B, ...)
@@ -111,7 +110,7 @@ class VectorQuantizer(Quantizer):
             with torch.no_grad():
                 self._update_codebook(flat.detach(), codes.flatten(), counts)
                 self._restart_dead_codes(flat.detach(), counts)
-        return QuantizerOutput(GRADIENT_ESTIMATORS[self.gradient](z_e, e), codes, losses, counts)
+        return QuantizerOutput(self.estimator(z_e, e), codes, losses, counts)
 
     def losses(self, z_e: Tensor, e: Tensor) -> dict[str, Tensor]:
         """commitment (see commitment_loss) and codebook = ||sg(z_e) - e||^2, per example."""
