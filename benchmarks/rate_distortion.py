@@ -20,7 +20,8 @@ Distortion: held-out MSE per pixel, [0, 1] scale. Also codebook use and perplexi
 held-out codes, and training samples per second.
 
     python benchmarks/rate_distortion.py [--bits 4 6 8] [--entries ...] [--prior-epochs 10] [--seed 0] [--out runs/rate_distortion]
-    python benchmarks/rate_distortion.py --plot-only      # redraw from OUT/results.jsonl
+    python benchmarks/rate_distortion.py --plot-only      # redraw from OUT/results.jsonl (prints the Gaussian curves)
+    python benchmarks/rate_distortion.py --entries gumbel --bits 8 --out runs/rd_try model.kl_weight=0   # any key=value
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def run_entry(entry: str, bits: int, args) -> dict:
         "model": {"name": "vqvae", "channels": [32, 64], "code_dim": 16, **quantizer_keys(entry, bits, steps)},
         "train": {"epochs": args.epochs, "batch_size": 100, "progress": False, "seed": args.seed},
     }
-    cfg = compose(raw, (), config_class)
+    cfg = compose(raw, args.overrides, config_class)
     folder = Path(args.out) / f"{entry}-{bits}bit"
     start = time.perf_counter()
     train(cfg, folder)
@@ -82,7 +83,7 @@ def run_entry(entry: str, bits: int, args) -> dict:
     model = vaelab.load(folder)
     held = mean_terms(model, load_dataset(cfg.data).val, cfg)
     per_position = math.log2(cfg.model.num_codes) * (cfg.model.stages if entry == "residual" else 1)
-    row = {"entry": entry, "seed": args.seed, "bits_per_position": per_position, "bits_per_image": POSITIONS * per_position, "mse": held["mse"],
+    row = {"entry": entry, "seed": args.seed, "overrides": args.overrides, "bits_per_position": per_position, "bits_per_image": POSITIONS * per_position, "mse": held["mse"],
            "usage": held.get("usage"), "perplexity": held.get("perplexity"), "codewords": model.quantizer.num_codes,
            "samples_per_s": 9000 * args.epochs / seconds, "threads": torch.get_num_threads(),
            "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
@@ -128,6 +129,8 @@ def plot(rows: list[dict], path: Path) -> None:
     curves = gaussian_curves()
     for name, (rates, mse) in curves.items():
         right.plot(rates, mse, "o-", label=name)
+        gaps = ", ".join(f"{r} bits: {m:.4f} ({10 * math.log10(m / 2 ** (-2 * r)):.2f} dB)" for r, m in zip(rates, mse))
+        print(f"# {name}, MSE per dimension and its distance above D(R): {gaps}")
     rates = torch.linspace(0.25, 5, 100)
     right.plot(rates, 2 ** (-2 * rates), "k--", label="D(R) = sigma^2 2^(-2R)")
     right.set(xlabel="rate, bits per dimension", ylabel="MSE per dimension (sigma = 1)", yscale="log",
@@ -151,6 +154,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs/rate_distortion"))
     parser.add_argument("--figure", default=str(ROOT / "docs/rate_distortion.png"))
     parser.add_argument("--plot-only", action="store_true")
+    parser.add_argument("overrides", nargs="*", help="extra key=value for every run (e.g. model.kl_weight=0)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
