@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench docs figures clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,15 @@ test: $(STAMP)
 	sh scripts/ensure_chromium.sh
 	$(PY) -m pytest -q
 
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+	@echo "the guide: site/index.html"
+
+figures: $(STAMP)
+	$(PY) scripts/make_figures.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/trainer_overhead.py
 
 clean:
-	rm -rf $(VENV) runs build src/*.egg-info
+	rm -rf $(VENV) runs build site src/*.egg-info

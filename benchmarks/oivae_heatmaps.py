@@ -1,4 +1,4 @@
-"""The oi-VAE's latent x group heatmaps in docs/: on synthetic grouped data whose support is
+"""The oi-VAE's latent x group heatmaps in benchmarks/figures/: on synthetic grouped data whose support is
 known (vaelab.data.grouped, 2000 observations, 4 groups of 5 values) and on MNIST cut into
 sixteen 7x7 patches (configs/mnist_oivae.yaml, the first 9000 digits of
 ../shared/data/mnist, dynamic binarization). Prints the connections left on and the
@@ -37,7 +37,7 @@ def synthetic(seed: int, out: Path) -> None:
     model = build_model(cfg, (1, 1, 20))
     fit(model, TrainConfig(epochs=60, batch_size=100, lr=3e-3, progress=False, seed=seed), out / "oivae_synthetic",
         tensor_epochs(grouped_synthetic(2000), None, 100), None, config={}, meta={"model": "oi-vae"})
-    save_group_heatmap(model, ROOT / "docs/oivae_synthetic.png")
+    save_group_heatmap(model, ROOT / "benchmarks/figures/oivae_synthetic.png")
     print(f"synthetic: true support (factor x group) {list(SUPPORT)}")
     print(f"synthetic: learned (latent x group, on = norm > max/10) {on(model.latent_group_norms()).int().tolist()}")
 
@@ -46,7 +46,7 @@ def mnist(seed: int, epochs: int, out: Path) -> None:
     keys = [f"data.root={ROOT.parent / 'shared/data/mnist'}", "data.split=test", "data.val=1000", "data.download=false",
             f"train.epochs={epochs}", f"train.seed={seed}", "train.progress=false"]
     result = vaelab.train(vaelab.load_config(ROOT / "configs/mnist_oivae.yaml", keys), out / "mnist_oivae")
-    save_group_heatmap(result.model, ROOT / "docs/oivae_mnist.png")
+    save_group_heatmap(result.model, ROOT / "benchmarks/figures/oivae_mnist.png")
     norms = result.model.latent_group_norms()
     last = result.history[-1]
     print(f"mnist: {int(on(norms).sum())} of {norms.numel()} latent-to-patch connections on; "

@@ -1,5 +1,5 @@
 """Rate against distortion: the quantizer family on MNIST, and Lloyd-Max / LBG on a
-Gaussian against the bound D(R) = sigma^2 2^(-2R), in one picture (docs/rate_distortion.png).
+Gaussian against the bound D(R) = sigma^2 2^(-2R), in one picture (benchmarks/figures/rate_distortion.png).
 
 MNIST: the first 9000 images of the test split in ../shared/data/mnist train, the last
 1000 are held out (grey levels in [0, 1], squared error). Every run is mnist_vqvae's
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--prior-at", nargs="+", type=int, help="bits per position whose runs get a prior (default: the largest)")
     parser.add_argument("--mnist", default=str(ROOT.parent / "shared/data/mnist"))
     parser.add_argument("--out", default=str(ROOT / "runs/rate_distortion"))
-    parser.add_argument("--figure", default=str(ROOT / "docs/rate_distortion.png"))
+    parser.add_argument("--figure", default=str(ROOT / "benchmarks/figures/rate_distortion.png"))
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("overrides", nargs="*", help="extra key=value for every run (e.g. model.kl_weight=0)")
     args = parser.parse_args()

@@ -1,5 +1,5 @@
 """VQ-VAE-2 on MNIST end to end: reconstruction, both levels' codebook use, the two-level
-prior's held-out NLL (top and bottom parts), and samples (docs/vqvae2_samples.png).
+prior's held-out NLL (top and bottom parts), and samples (benchmarks/figures/vqvae2_samples.png).
 
 configs/mnist_vqvae2.yaml (a 4x4 top grid over a 7x7 bottom grid, 256 EMA codes of
 D = 16 each) on the first 9000 images of the MNIST test split in ../shared/data/mnist,
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--prior-epochs", type=int, default=10)
     parser.add_argument("--mnist", default=str(ROOT.parent / "shared/data/mnist"))
     parser.add_argument("--out", default=str(ROOT / "runs/bench_vqvae2"))
-    parser.add_argument("--figure", default=str(ROOT / "docs/vqvae2_samples.png"))
+    parser.add_argument("--figure", default=str(ROOT / "benchmarks/figures/vqvae2_samples.png"))
     args = parser.parse_args()
     cfg = vaelab.load_config(ROOT / "configs/mnist_vqvae2.yaml",
                              [f"data.root={args.mnist}", "data.split=test", "data.val=1000", "data.download=false",

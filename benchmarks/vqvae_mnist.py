@@ -10,7 +10,7 @@ with the plain one (a full network pass per code position).
     python benchmarks/vqvae_mnist.py [--epochs 10] [--prior-epochs 20] [--out runs/bench_vqvae]
 
 Prints a Markdown table; the run folders stay in --out (their samples.png are the
-pictures in docs/).
+pictures in benchmarks/figures/).
 """
 
 from __future__ import annotations

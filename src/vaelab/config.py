@@ -190,21 +190,21 @@ class DataConfig(CrossChecked):
 
 @dataclass
 class TrainConfig:
-    epochs: int = at_least(1, default=10)
-    batch_size: int = at_least(1, default=128)
-    optimizer: str = one_of("adam", "adamw", default="adam")
-    lr: float = above(0, default=1e-3)
-    weight_decay: float = at_least(0, default=0.0)
-    lr_schedule: str = one_of("constant", "cosine", default="constant")
+    epochs: int = at_least(1, default=10)  # passes over the training part
+    batch_size: int = at_least(1, default=128)  # examples per step (the loss is their mean)
+    optimizer: str = one_of("adam", "adamw", default="adam")  # adamw: weight decay decoupled from the gradient
+    lr: float = above(0, default=1e-3)  # learning rate
+    weight_decay: float = at_least(0, default=0.0)  # L2 (adam) or decoupled (adamw) decay
+    lr_schedule: str = one_of("constant", "cosine", default="constant")  # cosine: lr falls to 0 at the last step
     grad_clip: Optional[float] = above(0, default=None)  # max global grad norm; None = no clipping
-    seed: int = random_seed()
+    seed: int = random_seed()  # initial weights, batch order and noise: a run is repeatable
     device: str = matching(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, cuda, cuda:N or mps", default="auto")  # auto: cuda, else mps, else cpu
     data_on_device: bool = True  # move the dataset to the device once (as uint8); false: keep it in host memory
     precision: str = one_of("fp32", "bf16", "fp16", default="fp32")  # autocast for the training step (fp16 with a
     #   gradient scaler); losses, quantizer distances and EMA statistics stay float32; validation runs in fp32
     channels_last: bool = False  # conv models: NHWC memory layout (faster convolutions on recent GPUs)
     compile: bool = False  # torch.compile the training step's model (the first steps compile: slow to start)
-    eval_batch_size: int = at_least(1, default=500)
+    eval_batch_size: int = at_least(1, default=500)  # examples per forward pass when validating
     checkpoint_seconds: float = at_least(0, default=60.0)  # a checkpoint at least this often (checked after every step),
     #   one before the first step, one after the last epoch and one on Ctrl-C: a crash loses at most
     #   this much work (0 = after every step)

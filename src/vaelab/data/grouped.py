@@ -18,7 +18,7 @@ SUPPORT = ((1, 0, 1, 0), (0, 1, 0, 0), (0, 0, 1, 1))  # factor x group: group 2 
 
 
 def grouped_synthetic(n: int, support=SUPPORT, size: int = 5, noise: float = 0.1, seed: int = 0) -> Tensor:
-    """n observations [n, 1, 1, G * size] whose group g depends on the factors k with support[k][g] = 1."""
+    """n observations [n, 1, 1, G * size] whose group g depends on the factors k with `support[k][g] = 1`."""
     g = torch.Generator().manual_seed(seed)
     mask = torch.tensor(support, dtype=torch.float)  # [K, G]
     k, groups = mask.shape

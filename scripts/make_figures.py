@@ -1,0 +1,406 @@
+"""Every picture of the guide (docs/figures/), from shipped configs and fixed seeds: `make figures`.
+
+Each figure trains what it needs from a config in configs/ (with the overrides listed beside
+it), on MNIST's shared test split (first 9000 train, last 1000 held out, as everywhere in
+vaelab's measurements), seed 0, and draws one small PNG. About five minutes on 2 CPU cores.
+
+    python scripts/make_figures.py [--only NAME ...] [--mnist FOLDER] [--out docs/figures]
+    python scripts/make_figures.py --quick --out /tmp/figures   # tiny settings: checks it runs (tests)
+
+The guide's test (tests/test_docs.py) checks that every picture its pages show is one of
+FIGURES, so a page cannot show a picture this script does not make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+import vaelab
+from vaelab.data import load_dataset
+from vaelab.evaluation import save_classifier, train_classifier
+from vaelab.evaluation.likelihood import importance_weighted_nll
+from vaelab.models.gaussian import kl_to_standard_normal
+from vaelab.models.mmd import mmd
+from vaelab.models.quantizers.fsq import FiniteScalarQuantizer
+from vaelab.models.quantizers.lloyd import lbg, lloyd_max
+from vaelab.models.quantizers.residual import ResidualVectorQuantizer
+from vaelab.plots.groups import save_group_heatmap
+from vaelab.plots.grid import image_grid
+from vaelab.plots.run_pictures import save_interpolation, save_traversal
+from vaelab.runs.prior import train_prior
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared/data/mnist"  # the development machine's copy of MNIST's test split
+MNIST = SHARED_MNIST if SHARED_MNIST.is_dir() else Path("~/.cache/vaelab/mnist").expanduser()  # else downloaded there
+
+
+@dataclass
+class Context:
+    out: Path  # where the PNGs go
+    runs: Path  # where the runs they come from go
+    mnist: Path  # MNIST's files (the test split is read)
+    quick: bool  # tiny settings: one epoch on a few hundred digits
+    trained: dict = field(default_factory=dict)  # run name -> (model, held-out data): each run trains once
+
+    def train(self, name: str, config: str, overrides: list[str] = (), mnist: bool = True):
+        """Train configs/<config>.yaml into runs/<name>, on the MNIST split (or, mnist=False, on
+        the config's own data): (model, held-out data)."""
+        if name in self.trained:
+            return self.trained[name]
+        keys = [f"data.root={self.mnist}", "data.split=test", "data.val=1000"] if mnist else []
+        keys += ["train.seed=0", "train.progress=false", *overrides]
+        if self.quick:
+            keys += ["train.epochs=1", "data.limit=400", "data.val=100"]
+        cfg = vaelab.load_config(ROOT / f"configs/{config}.yaml", keys)
+        folder = self.runs / name
+        shutil.rmtree(folder, ignore_errors=True)
+        vaelab.train(cfg, folder)
+        self.trained[name] = vaelab.load(folder), load_dataset(cfg.data).val
+        return self.trained[name]
+
+
+def _figure(width: float, height: float, columns: int = 1):
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, [fig.add_subplot(1, columns, i + 1) for i in range(columns)]
+
+
+def _save(fig: Figure, path: Path, dpi: int = 80) -> None:
+    """The figure as a PNG of 64 colours (about a third of the bytes of full colour; the
+    pictures are grey levels and a few flat colours, so nothing visible is lost)."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format="png")
+    Image.open(buffer).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
+def _show(ax, images: torch.Tensor, nrow: int, title: str) -> None:
+    ax.imshow(image_grid(images.float(), nrow=nrow)[..., 0], cmap="gray", vmin=0, vmax=255)  # (H, W) uint8
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+
+
+# ---- the figures ---------------------------------------------------------------------
+
+def ae_vs_vae_latents(ctx: Context) -> None:
+    """A plain autoencoder's 2-D codes and a VAE's, coloured by digit, with N(0, I)'s 1 and 2
+    sigma circles; below each, 16 codes drawn from N(0, I) and decoded."""
+    fig = Figure(figsize=(9, 8.4))
+    FigureCanvasAgg(fig)
+    z = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))  # the same prior draws for both
+    angle = np.linspace(0, 2 * np.pi, 200)
+    for column, (name, config, title) in enumerate([("ae2", "mnist_ae", "autoencoder"), ("vae2", "mnist_vae_mlp", "VAE")]):
+        model, held = ctx.train(name, config, ["model.latent_dim=2", "data.binarize=static", "train.epochs=10"])
+        with torch.no_grad():
+            codes = model.encode(held.images.float() / 255)  # (N, 2): AE codes, VAE posterior means
+            decoded = model.decode(z)  # (16, 1, 28, 28)
+        ax = fig.add_subplot(2, 2, column + 1)
+        ax.scatter(*codes.T, s=3, c=held.labels, cmap="tab10")
+        for radius in (1, 2):
+            ax.plot(radius * np.cos(angle), radius * np.sin(angle), color="black", linewidth=1)
+        ax.set_aspect("equal")
+        ax.set_title(f"{title}: held-out codes, N(0, I) circles", fontsize=10)
+        _show(fig.add_subplot(2, 2, column + 3), decoded, 4, f"{title}: z ~ N(0, I), decoded")
+    _save(fig, ctx.out / "ae_vs_vae_latents.png")
+
+
+def _vae16(ctx: Context):
+    return ctx.train("vae16", "mnist_vae_mlp", ["train.epochs=10"])
+
+
+def vae_samples(ctx: Context) -> None:
+    """Held-out digits, their reconstructions, prior samples as means, and as Bernoulli draws."""
+    model, held = _vae16(ctx)
+    x = held.images[:16].float() / 255
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        recon = model.reconstruct(x)
+        means = model.sample(16, generator=g)
+    draws = torch.bernoulli(means, generator=g)
+    fig, axes = _figure(10, 2.6, 4)
+    for ax, images, title in zip(axes, [x, recon, means, draws],
+                                 ["held-out digits", "reconstructions (means)", "samples: means of p(x|z)",
+                                  "samples: pixels drawn"]):
+        _show(ax, images, 4, title)
+    _save(fig, ctx.out / "vae_samples.png")
+    save_interpolation(model, held, 0, 1, ctx.out / "vae_interpolation.png", steps=10)
+    save_traversal(model, held, 0, ctx.out / "vae_traversal.png", steps=9)
+
+
+def kl_per_dimension(ctx: Context) -> None:
+    """Each of 32 latents' KL (nats, held-out mean): a VAE, a beta-VAE (beta 4) and free bits."""
+    common = ["model.latent_dim=32", "train.epochs=20"]
+    runs = [("VAE", ctx.train("vae32", "mnist_vae_mlp", common)),
+            ("beta-VAE, beta = 4", ctx.train("beta32", "mnist_beta_vae", common + ["model.warmup_steps=1000"])),
+            ("free bits, 0.5 nat", ctx.train("freebits32", "mnist_vae_mlp", common + ["model.free_bits=0.5"]))]
+    fig, axes = _figure(10, 3, 3)
+    for ax, (title, (model, held)) in zip(axes, runs):
+        with torch.no_grad():
+            mu, logvar = model.posterior(held.images.float() / 255)
+        kl = kl_to_standard_normal(mu, logvar).mean(0).sort(descending=True).values  # (D,), nats
+        ax.bar(np.arange(len(kl)), kl.numpy(), color="tab:blue")
+        ax.set_title(f"{title}: {float(kl.sum()):.1f} nats, {int((kl > 0.1).sum())} above 0.1", fontsize=9)
+        ax.set_xlabel("latent (sorted)")
+    axes[0].set_ylabel("KL, nats")
+    _save(fig, ctx.out / "kl_per_dimension.png")
+
+
+def is_nll_against_k(ctx: Context) -> None:
+    """The importance-weighted bound on -log p(x) against k, for a VAE and an IWAE (k = 5)."""
+    runs = [("VAE (trained on the ELBO)", _vae16(ctx)),
+            ("IWAE (trained on L_5)", ctx.train("iwae5", "mnist_iwae", ["train.epochs=10"]))]
+    ks = [1, 5] if ctx.quick else [1, 5, 50, 500]
+    fig, (ax,) = _figure(5.4, 3.6)
+    for title, (model, held) in runs:
+        x = held.images[: 20 if ctx.quick else 200]
+        nll = [float(importance_weighted_nll(model, x, k=k, generator=torch.Generator().manual_seed(0),
+                                             progress=False).mean()) for k in ks]
+        ax.plot(ks, nll, "o-", label=title)
+    ax.set_xscale("log")
+    ax.set_xlabel("k (importance samples)")
+    ax.set_ylabel("-L_k, nats (held-out mean)")
+    ax.set_title("k = 1 is the ELBO; the bound tightens as k grows", fontsize=10)
+    ax.legend(fontsize="small")
+    _save(fig, ctx.out / "is_nll_against_k.png")
+
+
+def vamp_pseudo_inputs(ctx: Context) -> None:
+    """A VampPrior's learned pseudo-inputs, and samples from the prior they define."""
+    model, _ = ctx.train("vamp", "mnist_vamp", ["train.epochs=10"])
+    with torch.no_grad():
+        pseudo = model.prior.pseudo_inputs()[:16]  # (16, 1, 28, 28), in (0, 1)
+        samples = model.sample(16, generator=torch.Generator().manual_seed(0))
+    fig, axes = _figure(7, 3.6, 2)
+    _show(axes[0], pseudo, 4, "16 of the 500 pseudo-inputs u_k")
+    _show(axes[1], samples, 4, "samples: z ~ q(z | u_k), decoded")
+    _save(fig, ctx.out / "vamp_pseudo_inputs.png")
+
+
+def hvae_samples(ctx: Context) -> None:
+    """A two-layer hierarchical VAE: held-out digits, reconstructions, and samples from the top."""
+    model, held = ctx.train("hvae", "mnist_hvae", ["train.epochs=10"])
+    x = held.images[:16].float() / 255
+    with torch.no_grad():
+        recon = model.reconstruct(x)
+        samples = model.sample(16, generator=torch.Generator().manual_seed(0))
+    fig, axes = _figure(8, 2.8, 3)
+    for ax, images, title in zip(axes, [x, recon, samples], ["held-out digits", "reconstructions", "samples, top down"]):
+        _show(ax, images, 4, title)
+    _save(fig, ctx.out / "hvae_samples.png")
+
+
+def tcvae_traversal(ctx: Context) -> None:
+    """A beta-TCVAE's traversal on the shapes data (the smaller setting of the benchmarks)."""
+    smaller = ["data.image_size=32", "data.num_samples=20000", "data.val=2000", "model.hidden=[512,512]",
+               "train.epochs=10"] + (["data.num_samples=2000", "data.val=200"] if ctx.quick else [])
+    model, held = ctx.train("tcvae", "shapes_beta_tcvae", smaller, mnist=False)
+    save_traversal(model, held, 0, ctx.out / "tcvae_traversal.png", steps=9)
+
+
+def oivae_heatmap(ctx: Context) -> None:
+    """The oi-VAE's latent x patch weight norms on MNIST (sixteen 7 x 7 patches)."""
+    model, _ = ctx.train("oivae", "mnist_oivae", ["train.epochs=10"])
+    save_group_heatmap(model, ctx.out / "oivae_heatmap.png")
+
+
+def quantizer_cells(ctx: Context) -> None:
+    """In 2-D: FSQ's cells (a warped grid) and a two-stage residual VQ's coarse cells and fine points."""
+    u = torch.linspace(-3, 3, 240)
+    grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)  # (240^2, 2)
+    fsq = FiniteScalarQuantizer(num_codes=20, code_dim=2, levels=[5, 4])
+    with torch.no_grad():  # the input projection made the identity, to show the levels themselves
+        fsq.project_in.weight.copy_(torch.eye(2))
+        fsq.project_in.bias.zero_()
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(4096, 2, generator=g) * torch.tensor([1.0, 0.6])
+    rvq = ResidualVectorQuantizer(num_codes=4, code_dim=2, stages=2, dead_code_steps=0)
+    rvq.train()
+    for _ in range(1 if ctx.quick else 50):
+        rvq(data.view(-1, 2, 1, 1))  # (B, D, 1, 1): one-position grids; EMA updates in training mode
+    rvq.eval()
+    with torch.no_grad():
+        fsq_codes = fsq(grid.view(-1, 2, 1, 1)).codes.view(240, 240)
+        rvq_out = rvq(grid.view(-1, 2, 1, 1))
+        points = rvq(data[:400].view(-1, 2, 1, 1)).z_q.view(-1, 2)
+    fig, axes = _figure(10, 4.4, 2)
+    axes[0].imshow(fsq_codes.numpy() % 7, extent=(-3, 3, -3, 3), origin="lower", cmap="Pastel1")
+    axes[0].set_title("FSQ, levels [5, 4]: 20 cells of a tanh-warped grid", fontsize=10)
+    coarse = rvq_out.codes[:, 0].reshape(240, 240)  # (240, 240): the first stage's code
+    axes[1].imshow(coarse.numpy(), extent=(-3, 3, -3, 3), origin="lower", cmap="Pastel1")
+    axes[1].scatter(*data[:400].T, s=2, color="gray")
+    axes[1].scatter(*points.T, s=14, color="black", marker="x")
+    axes[1].set_title("residual VQ, 2 stages of 4: coarse cells, 16 points", fontsize=10)
+    _save(fig, ctx.out / "quantizer_cells.png")
+
+
+def vqvae2_samples(ctx: Context) -> None:
+    """VQ-VAE-2 on MNIST: reconstructions and samples of its two-level PixelCNN prior."""
+    epochs = "train.epochs=1" if ctx.quick else "train.epochs=5"
+    model, held = ctx.train("vqvae2", "mnist_vqvae2", [epochs])
+    train_prior(ctx.runs / "vqvae2", [epochs, "train.progress=false"])
+    model = vaelab.load(ctx.runs / "vqvae2")
+    x = held.images[:16].float() / 255
+    with torch.no_grad():
+        recon = model.reconstruct(x)
+        samples = model.sample(16, generator=torch.Generator().manual_seed(0))
+    fig, axes = _figure(8, 2.8, 3)
+    for ax, images, title in zip(axes, [x, recon, samples], ["held-out digits", "reconstructions",
+                                                              "samples: top, then bottom"]):
+        _show(ax, images, 4, title)
+    _save(fig, ctx.out / "vqvae2_samples.png")
+
+
+def quantizers(ctx: Context) -> None:
+    """Lloyd-Max on a Gaussian (levels and thresholds) and LBG's Voronoi cells in 2-D."""
+    g = torch.Generator().manual_seed(0)
+    scalar = lloyd_max(torch.randn(100_000, generator=g), levels=4)
+    points = torch.randn(2000, 2, generator=g) * torch.tensor([1.0, 0.6])
+    book = lbg(points, 8, generator=g).codebook  # (8, 2)
+    fig, axes = _figure(10, 4, 2)
+    t = np.linspace(-3.5, 3.5, 400)
+    axes[0].plot(t, np.exp(-t**2 / 2) / np.sqrt(2 * np.pi), color="black")
+    for b in scalar.boundaries.tolist():
+        axes[0].axvline(b, color="tab:red", linestyle="--")
+    axes[0].plot(scalar.levels.numpy(), np.zeros(len(scalar.levels)), "o", color="tab:blue", markersize=8)
+    axes[0].set_title("Lloyd-Max, 4 levels (dots), thresholds (dashed)", fontsize=10)
+    u = torch.linspace(-3.5, 3.5, 300)
+    grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)
+    cell = torch.cdist(grid, book).argmin(1).reshape(300, 300)
+    axes[1].imshow(cell.numpy(), extent=(-3.5, 3.5, -3.5, 3.5), origin="lower", cmap="Pastel1", alpha=0.8)
+    axes[1].scatter(*points[:600].T, s=2, color="gray")
+    axes[1].scatter(*book.T, s=40, color="black", marker="x")
+    axes[1].set_title("LBG, 8 codewords and their Voronoi cells", fontsize=10)
+    _save(fig, ctx.out / "quantizers.png")
+
+
+def vqvae_prior(ctx: Context) -> None:
+    """A VQ-VAE decoding uniformly random code grids, beside grids its PixelCNN prior samples."""
+    epochs = ["train.epochs=5"]
+    model, _ = ctx.train("vqvae", "mnist_vqvae", epochs)
+    train_prior(ctx.runs / "vqvae", ["train.epochs=1" if ctx.quick else "train.epochs=5", "train.progress=false"])
+    model = vaelab.load(ctx.runs / "vqvae")
+    g = torch.Generator().manual_seed(0)
+    codes = model.encode_codes(torch.zeros(16, 1, 28, 28))  # for the grid's shape
+    num_codes = vaelab.run_config(ctx.runs / "vqvae").model.num_codes
+    random = torch.randint(0, num_codes, codes.shape, generator=g)
+    with torch.no_grad():
+        decoded = model.decode_codes(random)
+        sampled = model.sample(16, generator=g)
+    fig, axes = _figure(7, 3.6, 2)
+    _show(axes[0], decoded, 4, "uniformly random codes")
+    _show(axes[1], sampled, 4, "codes from the PixelCNN prior")
+    _save(fig, ctx.out / "vqvae_random_vs_prior.png")
+
+
+def infovae_codes(ctx: Context) -> None:
+    """A VAE and an MMD-VAE (16 latents): the aggregate posterior's first dimension against
+    N(0, 1), and the widths of the individual posteriors."""
+    runs = [("VAE", _vae16(ctx)), ("MMD-VAE", ctx.train("info16", "mnist_infovae", ["train.epochs=10"]))]
+    g = torch.Generator().manual_seed(0)
+    fig, axes = _figure(10, 3.6, 2)
+    t = np.linspace(-4, 4, 200)
+    axes[0].plot(t, np.exp(-t**2 / 2) / np.sqrt(2 * np.pi), color="black", label="N(0, 1)")
+    for colour, (title, (model, held)) in zip(["tab:blue", "tab:orange"], runs):
+        with torch.no_grad():
+            mu, logvar = model.posterior(held.images.float() / 255)  # (N, 16) each
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=g)  # one draw of q(z | x) per image
+        divergence = float(mmd(z, torch.randn(z.shape, generator=g)))
+        kl = float(kl_to_standard_normal(mu, logvar).sum(1).mean())
+        axes[0].hist(z[:, 0].numpy(), bins=40, range=(-4, 4), density=True, histtype="step", color=colour,
+                     linewidth=1.5, label=f"{title}: MMD^2 {divergence:.3f}")
+        axes[1].hist((0.5 * logvar).exp().flatten().numpy(), bins=40, range=(0, 1.2), histtype="step", color=colour,
+                     linewidth=1.5, label=f"{title}: KL {kl:.0f} nats per image")
+    axes[0].set_title("aggregate posterior q(z): first latent, one draw per image", fontsize=10)
+    axes[1].set_title("widths sigma of the individual posteriors q(z | x)", fontsize=10)
+    for ax in axes:
+        ax.legend(fontsize="small")
+    _save(fig, ctx.out / "infovae_codes.png")
+
+
+def cvae_by_class(ctx: Context) -> None:
+    """A conditional VAE: one row per digit, the same eight codes z in every row."""
+    model, _ = ctx.train("cvae", "mnist_cvae")  # the shipped 100 epochs: at 20 the label is not yet obeyed
+    z = torch.randn(8, model.latent_dim, generator=torch.Generator().manual_seed(0))  # (8, D): one style per column
+    rows = []
+    with torch.no_grad():
+        for digit in range(10):
+            rows.append(model.decode(z, torch.full((8,), digit)))
+    fig, (ax,) = _figure(5, 6.2)
+    _show(ax, torch.cat(rows), 8, "one row per label, one column per code z")
+    _save(fig, ctx.out / "cvae_by_class.png")
+
+
+def sharper_reconstructions(ctx: Context) -> None:
+    """A conv VAE's reconstructions without and with the perceptual and adversarial losses."""
+    folder = ctx.runs / "classifier"
+    if not (folder / "classifier.json").is_file():
+        data = load_dataset(vaelab.load_config(ROOT / "configs/mnist_vae_conv.yaml",
+                                               [f"data.root={ctx.mnist}", "data.split=test", "data.val=1000"]).data)
+        train = data.train.subset(slice(0, 400)) if ctx.quick else data.train
+        net, _ = train_classifier(train.images, train.labels, epochs=1 if ctx.quick else 5, seed=1, progress=False)
+        save_classifier(net, folder, {"dataset": "mnist"})
+    epochs = 1 if ctx.quick else 10
+    steps = epochs * (4 if ctx.quick else 90)  # 9000 digits in batches of 100
+    common = ["data.binarize=none", f"train.epochs={epochs}"]
+    sharp = [f"model.perceptual_classifier={folder}", "model.perceptual_weight=40", "model.adversarial_weight=0.5",
+             f"model.adversarial_start={steps // 2}"]
+    plain, held = ctx.train("vae_conv", "mnist_vae_conv", common)
+    sharpened, _ = ctx.train("vae_conv_sharp", "mnist_vae_conv", common + sharp)
+    x = held.images[:16].float() / 255
+    with torch.no_grad():
+        pictures = [x, plain.reconstruct(x), sharpened.reconstruct(x)]
+    fig, axes = _figure(8, 2.8, 3)
+    for ax, images, title in zip(axes, pictures, ["held-out digits", "VAE", "VAE + perceptual + critic"]):
+        _show(ax, images, 4, title)
+    _save(fig, ctx.out / "sharper_reconstructions.png")
+
+
+FIGURES: dict[str, tuple[Callable[[Context], None], list[str]]] = {
+    "ae_vs_vae_latents": (ae_vs_vae_latents, ["ae_vs_vae_latents.png"]),
+    "vae_samples": (vae_samples, ["vae_samples.png", "vae_interpolation.png", "vae_traversal.png"]),
+    "kl_per_dimension": (kl_per_dimension, ["kl_per_dimension.png"]),
+    "is_nll_against_k": (is_nll_against_k, ["is_nll_against_k.png"]),
+    "vamp_pseudo_inputs": (vamp_pseudo_inputs, ["vamp_pseudo_inputs.png"]),
+    "hvae_samples": (hvae_samples, ["hvae_samples.png"]),
+    "tcvae_traversal": (tcvae_traversal, ["tcvae_traversal.png"]),
+    "oivae_heatmap": (oivae_heatmap, ["oivae_heatmap.png"]),
+    "quantizer_cells": (quantizer_cells, ["quantizer_cells.png"]),
+    "vqvae2_samples": (vqvae2_samples, ["vqvae2_samples.png"]),
+    "quantizers": (quantizers, ["quantizers.png"]),
+    "vqvae_prior": (vqvae_prior, ["vqvae_random_vs_prior.png"]),
+    "infovae_codes": (infovae_codes, ["infovae_codes.png"]),
+    "cvae_by_class": (cvae_by_class, ["cvae_by_class.png"]),
+    "sharper_reconstructions": (sharper_reconstructions, ["sharper_reconstructions.png"]),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(FIGURES), default=list(FIGURES))
+    parser.add_argument("--mnist", default=str(MNIST), help=f"folder of MNIST's files (default {MNIST}; "
+                        "missing files are downloaded)")
+    parser.add_argument("--out", default=str(ROOT / "docs/figures"))
+    parser.add_argument("--runs", default=str(ROOT / "runs/figures"))
+    parser.add_argument("--quick", action="store_true", help="tiny settings (the tests): one epoch, 400 digits")
+    args = parser.parse_args(argv)
+    ctx = Context(Path(args.out), Path(args.runs), Path(args.mnist), args.quick)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    for name in args.only:
+        print(f"figure {name}", flush=True)
+        FIGURES[name][0](ctx)
+
+
+if __name__ == "__main__":
+    main()
