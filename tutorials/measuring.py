@@ -30,13 +30,14 @@ cfg = vaelab.load_config(CONFIGS / "mnist_vae_mlp.yaml", keys)
 vaelab.train(cfg, "runs/measured")
 model = vaelab.load("runs/measured")
 held = load_dataset(cfg.data).val
-x = held.images[: 50 if QUICK else 500]
+x = held.images[: 50 if QUICK else 500]  # uint8, already 0 or 255: data.binarize=static thresholds at load
 
 # %% [markdown]
 # ## The bound tightens with k
 #
-# k = 1 is the ELBO; the estimate of -log p(x) falls towards the truth as k grows. Static
-# binarization (pixels > 0.5): say so beside any MNIST likelihood.
+# k = 1 is the ELBO; the estimate of -log p(x) falls towards the truth as k grows. The
+# images were binarized when loaded (pixels > 0.5, "static"): a Bernoulli likelihood of grey
+# levels would not be a likelihood of anything. Say which binarization beside any MNIST likelihood.
 
 # %%
 for k in ([1, 10] if QUICK else [1, 10, 100, 1000]):
