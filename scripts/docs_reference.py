@@ -18,7 +18,8 @@ import typing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tutorial pages' module, beside this one
-import docs_tutorials  # noqa: E402  (MkDocs restores sys.path once a hook is loaded: import it now)
+import docs_tests  # noqa: E402  (MkDocs restores sys.path once a hook is loaded: import them now)
+import docs_tutorials  # noqa: E402
 
 PAGES = {"reference/cli.md": "cli", "reference/config.md": "config", "reference/models.md": "models"}
 FIELD_COMMENT = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+)$")  # `name: type = default  # meaning`
@@ -226,9 +227,15 @@ def on_files(files, config):
 
     for uri, kind in PAGES.items():
         files.append(File.generated(config, uri, content=page(kind)))
-    for uri, content in docs_tutorials.tutorial_pages() + api_pages():
+    docs = Path(config["docs_dir"])
+    for uri, content in docs_tutorials.tutorial_pages() + api_pages() + docs_tests.test_pages(docs):
         files.append(File.generated(config, uri, content=content))
     return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    """Turn every cited test (`tests/test_x.py::name`) into a link to its source."""
+    return docs_tests.link_citations(markdown, page.file.src_uri)
 
 
 if __name__ == "__main__":
