@@ -27,6 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 docs: $(STAMP)
+	sh scripts/fetch_mathjax.sh
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 	@echo "the guide: site/index.html"
 
