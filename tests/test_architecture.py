@@ -22,6 +22,7 @@ RANK = {
     "vaelab.plots": 6,
     "vaelab.runs": 7,
     "vaelab.report": 8,
+    "vaelab.explore": 8,  # the latent explorer: beside the report, both read runs
     "vaelab.cli": 9,
     "vaelab": 10,  # the package's facade: load, train, ...
     "vaelab.__main__": 10,  # python -m vaelab: the command

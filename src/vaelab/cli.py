@@ -191,6 +191,12 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(write_report([Path(r) for r in args.runs], Path(args.output)))
 
 
+def cmd_explore(args: argparse.Namespace) -> None:
+    from vaelab.explore.serve import open_runs, serve
+
+    serve(open_runs(args.runs), args.port, open_browser=not args.no_browser)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from vaelab.config import to_dict
     from vaelab.models import parameter_counts
@@ -474,6 +480,13 @@ def _add_report_and_info(sub) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder)
     p.add_argument("-o", "--output", type=_output_file((".html",)), default="report.html", help="HTML file to write (default report.html)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("explore", help="see and touch runs' latent spaces in the browser (127.0.0.1 only)",
+                       description="serve a page on 127.0.0.1 to explore one or more runs' latent spaces")
+    p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder)
+    p.add_argument("--port", type=_count(0, 65535), default=0, help="port on 127.0.0.1 (default 0: a free one, printed)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
     p.add_argument("run", metavar="RUN", type=_run_folder)

@@ -1,0 +1,94 @@
+"""How long one frame of the latent explorer takes: the round trip of a decode request to a
+live `vaelab explore` server on 127.0.0.1 (HTTP, JSON in, PNG data URL out), as the page
+sends them while a point is dragged. Target (issue 14): under 50 ms for the MNIST models on
+2 CPU cores.
+
+    python benchmarks/explorer_latency.py RUN [RUN ...] [--n 200]
+
+Each run is measured with the request its kind of model gets most: `decode` (a latent point,
+moved a little each time) or `decode_codes` (a code grid with one cell repainted each time).
+Both ends disable Nagle's algorithm (the client here, as browsers do; the server on its
+listening socket, serve.py): with it on, a response's separately written body waited for the
+client's delayed ACK, about 40 ms a frame, which is what a first version of this measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import platform
+import socket
+import statistics
+import threading
+import time
+
+import torch
+import uvicorn
+
+from vaelab.explore.app import build_app
+from vaelab.explore.serve import loopback_socket, open_runs
+
+
+def start_server(runs) -> tuple[uvicorn.Server, int]:
+    sock = loopback_socket(0)
+    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, sock.getsockname()[1]
+
+
+def request_body(run, i: int) -> tuple[str, dict]:
+    """The i-th request of a drag over `run`."""
+    name = run.name
+    if run.kind == "latent":
+        z = run.codes[0].clone()
+        z[int(run.summary()["order"][0])] += (i % 40) / 10 - 2  # sweep the busiest dimension
+        body = {"z": z.tolist()}
+        if run.model.conditional:
+            body["label"] = i % run.model.num_classes
+        return f"/api/{name}/decode", body
+    grid = run.code_grid(0)["codes"]
+    cells = torch.tensor(grid).flatten()
+    cells[i % len(cells)] = i % run.model.num_codes
+    return f"/api/{name}/decode_codes", {"codes": cells.view(torch.tensor(grid).shape).tolist()}
+
+
+def measure(port: int, run, n: int) -> list[float]:
+    client = http.client.HTTPConnection("127.0.0.1", port)
+    client.connect()
+    client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    times = []
+    for i in range(n + 5):  # five warm-up requests, not counted
+        path, body = request_body(run, i)
+        start = time.perf_counter()
+        client.request("POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        response = client.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"{path}: HTTP {response.status}")
+        if i >= 5:
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    runs = open_runs(args.runs)
+    server, port = start_server(runs)
+    print(f"threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}, torch {torch.__version__}")
+    print("| run | model | request | min ms | median ms | 95th percentile ms |\n|---|---|---|---|---|---|")
+    for run in runs.values():
+        times = sorted(measure(port, run, args.n))
+        what = "decode" if run.kind == "latent" else "decode_codes"
+        print(f"| {run.name} | {run.summary()['model']} | {what} | {times[0]:.1f} | {statistics.median(times):.1f} "
+              f"| {times[int(0.95 * len(times)) - 1]:.1f} |")
+    server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The latent explorer's web application (Starlette): the page, its script, and a small JSON API
+over the explored runs (session.py does the work).
+
+    GET  /                              the page (static/index.html)
+    GET  /static/...                    its script and style, shipped in the package
+    GET  /api/runs                      each run's summary
+    GET  /api/{run}/plane?x=..&y=..     held-out codes on two latent dimensions
+    GET  /api/{run}/image/{index}       a held-out image and its code (or code grid)
+    POST /api/{run}/decode              {"z": [...], "label": k}  -> {"image": data URL}
+    POST /api/{run}/path                {"start", "end", "t", "method"} -> {"z": [...]}
+    POST /api/{run}/decode_codes        {"codes": [[...]]}         -> {"image": data URL}
+    GET  /api/{run}/usage               codebook usage counts
+
+A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
+only); a bad value gets 400 with one line of JSON, `{"error": ...}`; nothing a request
+sends can stop the server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vaelab.errors import VaelabError
+from vaelab.explore.session import ExploredRun
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 1 << 16  # bytes of a request body: a 64 x 64 code grid as JSON fits many times
+
+
+class LoopbackOnly:
+    """ASGI middleware: refuse (403) every connection whose client address is not loopback."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not is_loopback(scope.get("client")):
+            await JSONResponse({"error": "the explorer answers this machine only (127.0.0.1)"}, 403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def is_loopback(client) -> bool:
+    """True for a (host, port) client on 127.0.0.0/8 or ::1 (the test client's 'testclient' too)."""
+    if not client:
+        return False
+    host = client[0]
+    if host == "testclient":  # Starlette's in-process test client: no socket at all
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise VaelabError(f"request body over {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw or b"{}")
+    except json.JSONDecodeError:
+        raise VaelabError("the request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise VaelabError("the request body must be a JSON object")
+    return body
+
+
+def build_app(runs: dict[str, ExploredRun]) -> Starlette:
+    """The application over `runs` (name -> opened run)."""
+
+    def run_of(request: Request) -> ExploredRun:
+        name = request.path_params["run"]
+        if name not in runs:
+            raise VaelabError(f"no run called {name!r}; runs: {', '.join(runs)}")
+        return runs[name]
+
+    async def answer(request: Request, work) -> JSONResponse:
+        try:
+            return JSONResponse(await work(request))
+        except VaelabError as e:
+            return JSONResponse({"error": str(e)}, 400)
+
+    def route(path: str, work, methods=("GET",)) -> Route:
+        async def endpoint(request: Request) -> JSONResponse:
+            return await answer(request, work)
+        return Route(path, endpoint, methods=list(methods))
+
+    async def plane(r):
+        return run_of(r).plane(_int(r.query_params.get("x", "0")), _int(r.query_params.get("y", "1")))
+
+    async def image(r):
+        run = run_of(r)
+        index = _int(r.path_params["index"])
+        return run.encoding(index) if run.kind == "latent" else run.code_grid(index)
+
+    async def decode(r):
+        body = await _body(r)
+        return {"image": run_of(r).decode(body.get("z"), body.get("label"))}
+
+    async def path(r):
+        body = await _body(r)
+        return {"z": run_of(r).path(body.get("start"), body.get("end"), body.get("t"), body.get("method", "slerp"))}
+
+    async def decode_codes(r):
+        return {"image": run_of(r).decode_codes((await _body(r)).get("codes"))}
+
+    async def usage(r):
+        return {"counts": run_of(r).usage()}
+
+    async def summaries(r):
+        return [run.summary() for run in runs.values()]
+
+    async def page(r):
+        return FileResponse(STATIC / "index.html")
+
+    routes = [Route("/", page), Mount("/static", StaticFiles(directory=STATIC), name="static"),
+              route("/api/runs", summaries), route("/api/{run}/plane", plane), route("/api/{run}/image/{index}", image),
+              route("/api/{run}/decode", decode, ["POST"]), route("/api/{run}/path", path, ["POST"]),
+              route("/api/{run}/decode_codes", decode_codes, ["POST"]), route("/api/{run}/usage", usage)]
+    return Starlette(routes=routes, middleware=[Middleware(LoopbackOnly)])
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise VaelabError(f"expected an integer, got {text!r}") from None

@@ -1,0 +1,54 @@
+"""Open run folders for the explorer and serve them on this machine only.
+
+The server binds 127.0.0.1 (the app refuses any other client as well), on the port asked for
+or a free one the system picks; it prints the address, opens a browser when one is
+available, and stops on Ctrl-C (uvicorn's own signal handling: the requests in flight end,
+then the socket closes).
+"""
+
+from __future__ import annotations
+
+import socket
+import webbrowser
+from pathlib import Path
+
+from vaelab.explore.session import ExploredRun
+
+HOST = "127.0.0.1"
+
+
+def open_runs(folders: list[str]) -> dict[str, ExploredRun]:
+    """name -> opened run, named by folder (a repeated name gets its position: name#2)."""
+    runs: dict[str, ExploredRun] = {}
+    for i, folder in enumerate(folders):
+        name = Path(folder).name or str(folder)
+        name = name if name not in runs else f"{name}#{i + 1}"
+        runs[name] = ExploredRun(folder, name)
+    return runs
+
+
+def loopback_socket(port: int = 0) -> socket.socket:
+    """A listening-ready socket on 127.0.0.1:`port` (0: a free port the system picks)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this (Linux): uvicorn writes a response's head and body
+    # separately, and with Nagle's algorithm the body waited for the client's delayed ACK,
+    # about 40 ms a frame (benchmarks/explorer_latency.py measured it: 45 ms, then 1-4 ms).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((HOST, port))
+    return sock
+
+
+def serve(runs: dict[str, ExploredRun], port: int = 0, open_browser: bool = True) -> None:
+    """Serve the explorer until Ctrl-C."""
+    import uvicorn
+
+    from vaelab.explore.app import build_app
+
+    sock = loopback_socket(port)
+    url = f"http://{HOST}:{sock.getsockname()[1]}/"
+    print(f"vaelab explorer: {url}  ({', '.join(runs)}; Ctrl-C stops it)", flush=True)
+    if open_browser:
+        webbrowser.open(url)  # False, and nothing else, when no browser is available
+    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
+    server.run(sockets=[sock])
