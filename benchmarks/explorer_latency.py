@@ -20,23 +20,11 @@ import json
 import platform
 import socket
 import statistics
-import threading
 import time
 
 import torch
-import uvicorn
 
-from vaelab.explore.app import build_app
-from vaelab.explore.serve import loopback_socket, open_runs
-
-
-def start_server(runs) -> tuple[uvicorn.Server, int]:
-    sock = loopback_socket(0)
-    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, sock.getsockname()[1]
+from vaelab.explore.serve import open_runs, serve_in_background
 
 
 def request_body(run, i: int) -> tuple[str, dict]:
@@ -79,7 +67,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args()
     runs = open_runs(args.runs)
-    server, port = start_server(runs)
+    server, url = serve_in_background(runs)
+    port = int(url.rstrip('/').rsplit(':', 1)[1])
     print(f"threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}, torch {torch.__version__}")
     print("| run | model | request | min ms | median ms | 95th percentile ms |\n|---|---|---|---|---|---|")
     for run in runs.values():

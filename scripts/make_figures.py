@@ -367,6 +367,48 @@ def sharper_reconstructions(ctx: Context) -> None:
     _save(fig, ctx.out / "sharper_reconstructions.png")
 
 
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as the browser tests use
+
+
+def explorer_views(ctx: Context) -> None:
+    """Screenshots of `vaelab explore` on the 2-D VAE and the VQ-VAE: the latent view after a
+    drag, and the code grid after painting one cell (headless Chromium through Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    from vaelab.explore.serve import open_runs, serve_in_background
+
+    ctx.train("vae2", "mnist_vae_mlp", ["model.latent_dim=2", "data.binarize=static", "train.epochs=10"])
+    ctx.train("vqvae", "mnist_vqvae", ["train.epochs=5"])  # the run vqvae_prior trains, when it ran before
+    server, url = serve_in_background(open_runs([str(ctx.runs / "vae2"), str(ctx.runs / "vqvae")]))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 760, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("body[data-ready=true]")
+            box = page.locator("#plane").bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.75)
+            page.mouse.down()
+            page.mouse.up()
+            page.wait_for_timeout(500)
+            _screenshot(page, "#latent", ctx.out / "explorer_latent.png")
+            page.select_option("#run", "vqvae")
+            page.wait_for_selector("#grid td")
+            page.fill("#paint", "7")
+            page.locator("#grid td").nth(24).click()
+            page.wait_for_timeout(500)
+            _screenshot(page, "#codes", ctx.out / "explorer_codes.png")
+            browser.close()
+    finally:
+        server.should_exit = True
+
+
+def _screenshot(page, selector: str, path: Path) -> None:
+    """One element of the page as a 64-colour PNG."""
+    image = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
+    image.quantize(colors=64).save(path, optimize=True)
+
+
 FIGURES: dict[str, tuple[Callable[[Context], None], list[str]]] = {
     "ae_vs_vae_latents": (ae_vs_vae_latents, ["ae_vs_vae_latents.png"]),
     "vae_samples": (vae_samples, ["vae_samples.png", "vae_interpolation.png", "vae_traversal.png"]),
@@ -383,6 +425,7 @@ FIGURES: dict[str, tuple[Callable[[Context], None], list[str]]] = {
     "infovae_codes": (infovae_codes, ["infovae_codes.png"]),
     "cvae_by_class": (cvae_by_class, ["cvae_by_class.png"]),
     "sharper_reconstructions": (sharper_reconstructions, ["sharper_reconstructions.png"]),
+    "explorer_views": (explorer_views, ["explorer_latent.png", "explorer_codes.png"]),
 }
 
 

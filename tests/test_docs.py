@@ -110,7 +110,8 @@ def test_every_test_a_page_cites_exists():
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.MULTILINE), f"{path}::{name} is gone"
 
 
-@pytest.mark.skipif(not (ROOT.parent / "shared/data/mnist").exists(), reason="needs the shared MNIST files")
+@pytest.mark.skipif(not (ROOT.parent / "shared/data/mnist").exists() or not Path("/usr/bin/chromium").exists(),
+                    reason="needs the shared MNIST files, and Chromium for the explorer's screenshots")
 def test_make_figures_runs_on_tiny_settings(tmp_path):
     from make_figures import main
 

@@ -3,15 +3,12 @@ driven by Playwright loads the page from a live server on 127.0.0.1, drags on th
 moves a traversal slider and paints a VQ cell, and each time the decoded image must change,
 with no error in the console."""
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from test_explore import tiny_run
-from vaelab.explore.app import build_app
-from vaelab.explore.serve import loopback_socket, open_runs
+from vaelab.explore.serve import open_runs, serve_in_background
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright drives the browser (pip install playwright)")
@@ -21,14 +18,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright drive
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("explore_browser")
     runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "vq", "vqvae")])
-    import uvicorn
-
-    sock = loopback_socket(0)
-    srv = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
-    threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    srv, url = serve_in_background(runs)
+    yield url
     srv.should_exit = True
 
 

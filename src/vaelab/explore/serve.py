@@ -39,6 +39,24 @@ def loopback_socket(port: int = 0) -> socket.socket:
     return sock
 
 
+def serve_in_background(runs: dict[str, ExploredRun]):
+    """Start the explorer in a daemon thread on a free loopback port, for scripts and tests:
+    (the uvicorn server, set its should_exit to stop it; the page's URL)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from vaelab.explore.app import build_app
+
+    sock = loopback_socket(0)
+    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, f"http://{HOST}:{sock.getsockname()[1]}/"
+
+
 def serve(runs: dict[str, ExploredRun], port: int = 0, open_browser: bool = True) -> None:
     """Serve the explorer until Ctrl-C."""
     import uvicorn
