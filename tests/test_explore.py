@@ -13,6 +13,7 @@ import vaelab
 from vaelab.cli import main
 from vaelab.explore.app import build_app, is_loopback
 from vaelab.explore.serve import loopback_socket, open_runs
+from vaelab.runs import train_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["data.name=shapes", "data.image_size=16", "data.num_samples=300", "data.val=60", "train.epochs=1",
@@ -28,11 +29,17 @@ def tiny_run(folder, model: str, extra=()):
     return str(folder)
 
 
+def tiny_vq_with_prior(folder):
+    tiny_run(folder, "vqvae")
+    train_prior(folder, ["train.epochs=1", "train.progress=false", "pixelcnn.channels=8", "pixelcnn.layers=1"])
+    return str(folder)
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     base = tmp_path_factory.mktemp("explore")
     folders = [tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "cvae", "cvae", ["model.latent_dim=3"]),
-               tiny_run(base / "vq", "vqvae")]
+               tiny_vq_with_prior(base / "vq")]
     return TestClient(build_app(open_runs(folders)))
 
 
@@ -84,6 +91,15 @@ def test_painting_a_code_changes_the_decoded_grid(client):
     assert len(counts) == 16 and sum(counts) == 60 * len(grid) * len(grid[0])
 
 
+def test_a_prior_sample_is_a_grid_of_codes_and_its_seed_repeats_it(client):
+    grid = client.get("/api/vq/image/0").json()["codes"]
+    first = client.get("/api/vq/sample?seed=3").json()["codes"]
+    assert len(first) == len(grid) and len(first[0]) == len(grid[0])
+    assert all(0 <= code < 16 for row in first for code in row)
+    assert client.get("/api/vq/sample?seed=3").json()["codes"] == first
+    assert client.get("/api/vq/sample?seed=4").json()["codes"] != first
+
+
 @pytest.mark.parametrize("method, path, body", [
     ("post", "/api/vae/decode", {"z": [0.0, 0.0]}),  # wrong length
     ("post", "/api/vae/decode", {"z": [0.0, float("nan"), 0.0]}),
@@ -98,6 +114,8 @@ def test_painting_a_code_changes_the_decoded_grid(client):
     ("get", "/api/vae/image/-1", None),
     ("get", "/api/nope/usage", None),
     ("get", "/api/vae/usage", None),  # a capability the model does not have
+    ("get", "/api/vae/sample?seed=0", None),
+    ("get", "/api/vq/sample?seed=-1", None),
 ])
 def test_a_bad_value_gets_400_with_one_line_and_the_server_keeps_answering(client, method, path, body):
     response = client.post(path, content=_json(body)) if method == "post" else client.get(path)

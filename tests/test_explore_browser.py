@@ -1,13 +1,13 @@
 """The latent explorer in a real browser: headless Chromium (Debian's, at /usr/bin/chromium)
 driven by Playwright loads the page from a live server on 127.0.0.1, drags on the plane,
-moves a traversal slider and paints a VQ cell, and each time the decoded image must change,
+moves a traversal slider, paints a VQ cell and draws a prior sample, and each time the decoded image must change,
 with no error in the console."""
 
 from pathlib import Path
 
 import pytest
 
-from test_explore import tiny_run
+from test_explore import tiny_run, tiny_vq_with_prior
 from vaelab.explore.serve import open_runs, serve_in_background
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -17,7 +17,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright drive
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("explore_browser")
-    runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "vq", "vqvae")])
+    runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_vq_with_prior(base / "vq")])
     srv, url = serve_in_background(runs)
     yield url
     srv.should_exit = True
@@ -71,3 +71,12 @@ def test_painting_a_code_cell_changes_the_decoded_grid(page):
     cell.click()
     assert changed(page, "#painted", first) != first
     assert "of 16 codes used" in page.inner_text("#usageinfo")
+
+
+def test_drawing_a_prior_sample_fills_the_grid_and_decodes_it(page):
+    page.select_option("#run", "vq")
+    first = changed(page, "#painted", "")
+    page.click("#draw")
+    page.wait_for_selector("body[data-sampled='0']", timeout=20_000)
+    assert "?" not in page.inner_text("#grid")
+    assert changed(page, "#painted", first) != first

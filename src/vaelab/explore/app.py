@@ -10,6 +10,7 @@ over the explored runs (session.py does the work).
     POST /api/{run}/path                {"start", "end", "t", "method"} -> {"z": [...]}
     POST /api/{run}/decode_codes        {"codes": [[...]]}         -> {"image": data URL}
     GET  /api/{run}/usage               codebook usage counts
+    GET  /api/{run}/sample?seed=..      a code grid drawn from the run's PixelCNN prior
 
 A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
 only); a bad value gets 400 with one line of JSON, `{"error": ...}`; nothing a request
@@ -115,6 +116,9 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
     async def decode_codes(r):
         return {"image": run_of(r).decode_codes((await _body(r)).get("codes"))}
 
+    async def sample(r):
+        return run_of(r).sample_codes(_int(r.query_params.get("seed", "0")))
+
     async def usage(r):
         return {"counts": run_of(r).usage()}
 
@@ -127,7 +131,8 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
     routes = [Route("/", page), Mount("/static", StaticFiles(directory=STATIC), name="static"),
               route("/api/runs", summaries), route("/api/{run}/plane", plane), route("/api/{run}/image/{index}", image),
               route("/api/{run}/decode", decode, ["POST"]), route("/api/{run}/path", path, ["POST"]),
-              route("/api/{run}/decode_codes", decode_codes, ["POST"]), route("/api/{run}/usage", usage)]
+              route("/api/{run}/decode_codes", decode_codes, ["POST"]), route("/api/{run}/usage", usage),
+              route("/api/{run}/sample", sample)]
     return Starlette(routes=routes, middleware=[Middleware(LoopbackOnly)])
 
 

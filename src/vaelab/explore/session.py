@@ -164,6 +164,19 @@ class ExploredRun:
         with torch.inference_mode():
             return png_data_url(self.model.decode_codes(grid[None])[0])
 
+    def sample_codes(self, seed) -> dict:
+        """A code grid drawn from the run's prior (seed: an integer), in the order the prior
+        draws it: raster order, which the page replays cell by cell."""
+        self._require_codes("sampling codes")
+        if not self.model.can_sample:
+            raise CapabilityError(f"{self.name} has no code prior yet: train one with `vaelab prior train {self.folder}`")
+        if self.model.conditional:
+            raise CapabilityError(f"{self.name}'s prior is class-conditional: the explorer samples unconditional priors only")
+        generator = torch.Generator().manual_seed(_index(seed, 2**32, "seed"))
+        with torch.inference_mode():
+            codes = self.model.prior.sample(1, self.model.code_shape, generator=generator)
+        return {"codes": codes[0].tolist()}
+
     def usage(self) -> list[int]:
         """How often each codeword is used by the held-out images' codes."""
         self._require_codes("codebook usage")

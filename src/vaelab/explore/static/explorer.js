@@ -117,6 +117,24 @@ function paintCell(i, j) {
   drawGrid(); paintDecode();
 }
 async function paintDecode() { $("painted").src = (await api(runPath("decode_codes"), { codes: state.codes })).image; }
+// ---- sampling: the prior's grid, revealed in raster order (the order it was drawn in)
+async function drawSample() {
+  const seed = Number($("seed").value);
+  const target = (await api(runPath(`sample?seed=${seed}`))).codes;
+  const flat = (g) => g.flat(Infinity), shape = (g) => Array.isArray(g[0]) ? [g.length, g[0].length] : [1, g.length];
+  const cells = flat(target), [rows, cols] = shape(target);
+  state.codes = Array.isArray(target[0]) ? target.map((row) => row.map(() => "?")) : target.map(() => "?");
+  for (let k = 0; k < cells.length; k++) {
+    const i = Math.floor(k / cols), j = k % cols;
+    if (rows > 1 || Array.isArray(target[0])) state.codes[i][j] = target[i][j]; else state.codes[j] = target[j];
+    drawGrid();
+    await new Promise((done) => setTimeout(done, 25));
+  }
+  $("seed").value = seed + 1;
+  await paintDecode();
+  document.body.dataset.sampled = String(seed);  // the browser tests wait for this
+}
+
 async function drawUsage() {
   const counts = (await api(runPath("usage"))).counts;
   const c = $("usage"), g = c.getContext("2d"), top = Math.max(...counts, 1), w = c.width / counts.length;
@@ -146,6 +164,7 @@ async function openRun(name) {
     await loadPlane(); await startAt(0);
   } else {
     $("paint").max = r.num_codes - 1;
+    $("prior").hidden = !r.can_sample;
     await showGrid(0); await drawUsage();
   }
 }
@@ -160,6 +179,7 @@ async function main() {
   $("base").addEventListener("change", () => startAt(Number($("base").value)));
   $("t").addEventListener("input", interpolate); $("method").addEventListener("change", interpolate);
   $("cindex").addEventListener("change", () => showGrid(Number($("cindex").value)));
+  $("draw").addEventListener("click", drawSample);
   await openRun(state.runs[0].name);
   document.body.dataset.ready = "true";  // the browser tests wait for this
 }
