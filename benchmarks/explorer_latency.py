@@ -27,29 +27,33 @@ import torch
 from vaelab.explore.serve import open_runs, serve_in_background
 
 
-def request_body(run, i: int) -> tuple[str, dict]:
-    """The i-th request of a drag over `run`."""
-    name = run.name
+def drag(run):
+    """i -> (path, body) of the i-th request of a drag over `run` (its start read once)."""
     if run.kind == "latent":
-        z = run.codes[0].clone()
-        z[int(run.summary()["order"][0])] += (i % 40) / 10 - 2  # sweep the busiest dimension
-        body = {"z": z.tolist()}
-        if run.model.conditional:
-            body["label"] = i % run.model.num_classes
-        return f"/api/{name}/decode", body
-    grid = run.code_grid(0)["codes"]
-    cells = torch.tensor(grid).flatten()
-    cells[i % len(cells)] = i % run.model.num_codes
-    return f"/api/{name}/decode_codes", {"codes": cells.view(torch.tensor(grid).shape).tolist()}
+        start, busiest = run.codes[0], run.summary()["order"][0]
+
+        def latent(i: int) -> tuple[str, dict]:
+            z = start.clone()
+            z[busiest] += (i % 40) / 10 - 2  # sweep the busiest dimension
+            body = {"z": z.tolist()} | ({"label": i % run.model.num_classes} if run.model.conditional else {})
+            return f"/api/{run.name}/decode", body
+        return latent
+    grid = torch.tensor(run.code_grid(0)["codes"])  # (h, w)
+
+    def painted(i: int) -> tuple[str, dict]:
+        cells = grid.flatten().clone()
+        cells[i % len(cells)] = i % run.model.num_codes  # repaint one cell
+        return f"/api/{run.name}/decode_codes", {"codes": cells.view(grid.shape).tolist()}
+    return painted
 
 
 def measure(port: int, run, n: int) -> list[float]:
     client = http.client.HTTPConnection("127.0.0.1", port)
     client.connect()
     client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    times = []
+    times, request = [], drag(run)
     for i in range(n + 5):  # five warm-up requests, not counted
-        path, body = request_body(run, i)
+        path, body = request(i)
         start = time.perf_counter()
         client.request("POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
         response = client.getresponse()

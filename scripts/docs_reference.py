@@ -17,7 +17,7 @@ import sys
 import typing
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tutorial pages' module, beside this one
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test and tutorial pages' modules, beside this one
 import docs_tests  # noqa: E402  (MkDocs restores sys.path once a hook is loaded: import them now)
 import docs_tutorials  # noqa: E402
 

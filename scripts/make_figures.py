@@ -76,13 +76,17 @@ def _figure(width: float, height: float, columns: int = 1):
     return fig, [fig.add_subplot(1, columns, i + 1) for i in range(columns)]
 
 
-def _save(fig: Figure, path: Path, dpi: int = 80) -> None:
-    """The figure as a PNG of 64 colours (about a third of the bytes of full colour; the
+def _write_png(png: bytes, path: Path) -> None:
+    """A picture as a PNG of 64 colours (about a third of the bytes of full colour; the
     pictures are grey levels and a few flat colours, so nothing visible is lost)."""
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
+def _save(fig: Figure, path: Path, dpi: int = 80) -> None:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=dpi, format="png")
-    Image.open(buffer).convert("RGB").quantize(colors=64).save(path, optimize=True)
+    _write_png(buffer.getvalue(), path)
 
 
 def _show(ax, images: torch.Tensor, nrow: int, title: str) -> None:
@@ -168,6 +172,7 @@ def is_nll_against_k(ctx: Context) -> None:
         nll = [float(importance_weighted_nll(model, x, k=k, generator=torch.Generator().manual_seed(0),
                                              progress=False).mean()) for k in ks]
         ax.plot(ks, nll, "o-", label=title)
+        print(f"  {title}: -L_k " + ", ".join(f"k={k} {v:.2f}" for k, v in zip(ks, nll)), flush=True)
     ax.set_xscale("log")
     ax.set_xlabel("k (importance samples)")
     ax.set_ylabel("-L_k, nats (held-out mean)")
@@ -391,22 +396,16 @@ def explorer_views(ctx: Context) -> None:
             page.mouse.down()
             page.mouse.up()
             page.wait_for_timeout(500)
-            _screenshot(page, "#latent", ctx.out / "explorer_latent.png")
+            _write_png(page.locator("#latent").screenshot(), ctx.out / "explorer_latent.png")
             page.select_option("#run", "vqvae")
             page.wait_for_selector("#grid td")
             page.fill("#paint", "7")
             page.locator("#grid td").nth(24).click()
             page.wait_for_timeout(500)
-            _screenshot(page, "#codes", ctx.out / "explorer_codes.png")
+            _write_png(page.locator("#codes").screenshot(), ctx.out / "explorer_codes.png")
             browser.close()
     finally:
         server.should_exit = True
-
-
-def _screenshot(page, selector: str, path: Path) -> None:
-    """One element of the page as a 64-colour PNG."""
-    image = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
-    image.quantize(colors=64).save(path, optimize=True)
 
 
 FIGURES: dict[str, tuple[Callable[[Context], None], list[str]]] = {

@@ -17,15 +17,16 @@ from vaelab.runs import train_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["data.name=shapes", "data.image_size=16", "data.num_samples=300", "data.val=60", "train.epochs=1",
-        "train.progress=false", "model.backbone=mlp", "model.hidden=[32]"]
+        "train.progress=false"]
 
 
 def tiny_run(folder, model: str, extra=()):
-    config = "configs/mnist_vqvae.yaml" if model == "vqvae" else "configs/quickstart.yaml"
-    keys = [k for k in TINY if model != "vqvae" or "backbone" not in k and "hidden" not in k]
-    keys += [f"model.name={model}", *extra] if model != "vqvae" else ["model.channels=[8,8]", "model.num_codes=16",
-                                                                      "model.code_dim=4", *extra]
-    vaelab.train(vaelab.load_config(ROOT / config, keys), folder)
+    """One epoch of `model` on 240 small shapes: a VQ-VAE (16 codes) or a model of the VAE family (MLP)."""
+    if model == "vqvae":
+        config, keys = "mnist_vqvae", ["model.channels=[8,8]", "model.num_codes=16", "model.code_dim=4"]
+    else:
+        config, keys = "quickstart", [f"model.name={model}", "model.backbone=mlp", "model.hidden=[32]"]
+    vaelab.train(vaelab.load_config(ROOT / f"configs/{config}.yaml", TINY + keys + list(extra)), folder)
     return str(folder)
 
 

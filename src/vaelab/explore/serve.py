@@ -39,34 +39,35 @@ def loopback_socket(port: int = 0) -> socket.socket:
     return sock
 
 
+def explorer_server(runs: dict[str, ExploredRun], port: int = 0):
+    """(the uvicorn server of the explorer over `runs`, its socket on 127.0.0.1:`port`, the page's URL);
+    `server.run(sockets=[sock])` serves."""
+    import uvicorn
+
+    from vaelab.explore.app import build_app
+
+    sock = loopback_socket(port)
+    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
+    return server, sock, f"http://{HOST}:{sock.getsockname()[1]}/"
+
+
 def serve_in_background(runs: dict[str, ExploredRun]):
     """Start the explorer in a daemon thread on a free loopback port, for scripts and tests:
     (the uvicorn server, set its should_exit to stop it; the page's URL)."""
     import threading
     import time
 
-    import uvicorn
-
-    from vaelab.explore.app import build_app
-
-    sock = loopback_socket(0)
-    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
+    server, sock, url = explorer_server(runs)
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    return server, f"http://{HOST}:{sock.getsockname()[1]}/"
+    return server, url
 
 
 def serve(runs: dict[str, ExploredRun], port: int = 0, open_browser: bool = True) -> None:
     """Serve the explorer until Ctrl-C."""
-    import uvicorn
-
-    from vaelab.explore.app import build_app
-
-    sock = loopback_socket(port)
-    url = f"http://{HOST}:{sock.getsockname()[1]}/"
+    server, sock, url = explorer_server(runs, port)
     print(f"vaelab explorer: {url}  ({', '.join(runs)}; Ctrl-C stops it)", flush=True)
     if open_browser:
         webbrowser.open(url)  # False, and nothing else, when no browser is available
-    server = uvicorn.Server(uvicorn.Config(build_app(runs), log_level="warning"))
     server.run(sockets=[sock])

@@ -121,12 +121,12 @@ async function paintDecode() { $("painted").src = (await api(runPath("decode_cod
 async function drawSample() {
   const seed = Number($("seed").value);
   const target = (await api(runPath(`sample?seed=${seed}`))).codes;
-  const flat = (g) => g.flat(Infinity), shape = (g) => Array.isArray(g[0]) ? [g.length, g[0].length] : [1, g.length];
-  const cells = flat(target), [rows, cols] = shape(target);
-  state.codes = Array.isArray(target[0]) ? target.map((row) => row.map(() => "?")) : target.map(() => "?");
-  for (let k = 0; k < cells.length; k++) {
+  const nested = Array.isArray(target[0]);  // an (h, w) grid, or one row of codes (VQ-VAE-2's joined levels)
+  const cols = nested ? target[0].length : target.length, count = nested ? target.length * cols : cols;
+  state.codes = nested ? target.map((row) => row.map(() => "?")) : target.map(() => "?");
+  for (let k = 0; k < count; k++) {
     const i = Math.floor(k / cols), j = k % cols;
-    if (rows > 1 || Array.isArray(target[0])) state.codes[i][j] = target[i][j]; else state.codes[j] = target[j];
+    if (nested) state.codes[i][j] = target[i][j]; else state.codes[j] = target[j];
     drawGrid();
     await new Promise((done) => setTimeout(done, 25));
   }

@@ -25,9 +25,10 @@ codes; a residual quantizer's later stages on the earlier ones): c' is embedded 
 embeddings of several grids summed), resized (nearest) to the grid being modelled,
 passed through two 3x3 convolutions, and each layer adds a 1x1 convolution of that map
 to its biases, a different bias at every position. The context is given whole, so it
-never breaks the raster order. The horizontal stack adds the link shift_down(W_vh (W_v * v)) (W_vh a 1x1 convolution) to its
-pre-activation, and keeps a residual connection after a 1x1 convolution. Two 1x1
-convolutions turn the last horizontal features into K logits per position.
+never breaks the raster order. The horizontal stack adds the link
+shift_down(W_vh (W_v * v)) (W_vh a 1x1 convolution) to its pre-activation, and keeps a
+residual connection after a 1x1 convolution. Two 1x1 convolutions turn the last
+horizontal features into K logits per position.
 """
 
 from __future__ import annotations
