@@ -290,12 +290,18 @@ def quantizers(ctx: Context) -> None:
     _save(fig, ctx.out / "quantizers.png")
 
 
+def _vqvae_with_prior(ctx: Context):
+    """The VQ-VAE of 5 epochs with its PixelCNN prior (5 epochs), both trained once per run of this script."""
+    if "vqvae+prior" not in ctx.trained:
+        ctx.train("vqvae", "mnist_vqvae", ["train.epochs=5"])
+        train_prior(ctx.runs / "vqvae", ["train.epochs=1" if ctx.quick else "train.epochs=5", "train.progress=false"])
+        ctx.trained["vqvae+prior"] = vaelab.load(ctx.runs / "vqvae")
+    return ctx.trained["vqvae+prior"]
+
+
 def vqvae_prior(ctx: Context) -> None:
     """A VQ-VAE decoding uniformly random code grids, beside grids its PixelCNN prior samples."""
-    epochs = ["train.epochs=5"]
-    model, _ = ctx.train("vqvae", "mnist_vqvae", epochs)
-    train_prior(ctx.runs / "vqvae", ["train.epochs=1" if ctx.quick else "train.epochs=5", "train.progress=false"])
-    model = vaelab.load(ctx.runs / "vqvae")
+    model = _vqvae_with_prior(ctx)
     g = torch.Generator().manual_seed(0)
     codes = model.encode_codes(torch.zeros(16, 1, 28, 28))  # for the grid's shape
     num_codes = vaelab.run_config(ctx.runs / "vqvae").model.num_codes
@@ -374,38 +380,106 @@ def sharper_reconstructions(ctx: Context) -> None:
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as the browser tests use
 
+# In the page: the canvas point of the emptiest spot in the middle of a plane (its points'
+# bounding box, 20-80% of the way along each axis), on a 31 x 31 grid: where a hole would be.
+EMPTIEST = """(which) => {
+  const plane = which === "main" ? main : beside, points = plane.plane.points;
+  const low = [0, 1].map((k) => Math.min(...points.map((p) => p[k]))), high = [0, 1].map((k) => Math.max(...points.map((p) => p[k])));
+  let best = null, widest = -1;
+  for (let u = 0; u <= 30; u++) for (let v = 0; v <= 30; v++) {
+    const q = [0, 1].map((k) => low[k] + (0.2 + 0.02 * (k ? v : u)) * (high[k] - low[k]));
+    const gap = Math.min(...points.map((p) => Math.hypot((p[0] - q[0]) / (high[0] - low[0]), (p[1] - q[1]) / (high[1] - low[1]))));
+    if (gap > widest) { widest = gap; best = q; }
+  }
+  return plane.toCanvas(best);
+}"""
+
+
+def _click_canvas(page, selector: str, point) -> None:
+    box = page.locator(selector).bounding_box()
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    page.wait_for_timeout(400)
+
+
+def _shoot(page, selectors: list[str], path: Path) -> None:
+    """A screenshot of the page region that holds the elements `selectors`, as a 64-colour PNG."""
+    boxes = [page.locator(s).bounding_box() for s in selectors]
+    x0, y0 = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    x1, y1 = max(b["x"] + b["width"] for b in boxes), max(b["y"] + b["height"] for b in boxes)
+    _write_png(page.screenshot(clip={"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}, full_page=True), path)
+
+
+def _explorer_latent_views(page, out: Path) -> None:
+    """The 2-D VAE beside the 2-D autoencoder, each point in its plane's emptiest spot; the 16-D
+    VAE on PCA axes with the ends of a path picked by clicking, and its traversal; the CVAE."""
+    page.select_option("#beside", "ae2")
+    page.wait_for_function("() => document.getElementById('decoded2').src")
+    _click_canvas(page, "#plane", page.evaluate(EMPTIEST, "main"))
+    _click_canvas(page, "#plane2", page.evaluate(EMPTIEST, "beside"))
+    _shoot(page, ["#planes"], out / "explorer_latent.png")
+    page.select_option("#run", "vae16")
+    page.wait_for_selector("#besidepanel[hidden]", state="attached")
+    page.select_option("#axes", "pca")
+    page.select_option("#clickmode", "pick")
+    page.wait_for_timeout(500)
+    for fx, fy in [(0.3, 0.25), (0.7, 0.8)]:
+        _click_canvas(page, "#plane", (360 * fx, 360 * fy))
+    page.locator("#t").fill("0.5")
+    page.wait_for_timeout(600)
+    _shoot(page, ["#planes", "#interpolation"], out / "explorer_interpolation.png")
+    page.locator("#sliders input").first.fill("2.5")
+    page.wait_for_timeout(600)
+    _shoot(page, ["#traversal"], out / "explorer_traversal.png")
+    page.select_option("#run", "cvae")
+    page.wait_for_function("() => document.querySelectorAll('#classes img').length === 10")
+    page.wait_for_timeout(400)
+    _shoot(page, ["#classbox"], out / "explorer_classes.png")
+
+
+def _explorer_code_views(page, out: Path) -> None:
+    """The VQ-VAE: one cell of a seven repainted; then a prior sample halfway drawn."""
+    page.select_option("#run", "vqvae")
+    page.wait_for_selector("#grid td")
+    page.fill("#paint", "7")
+    page.locator("#grid td").nth(24).click()
+    page.wait_for_timeout(500)
+    _shoot(page, ["#codegrid", "#usagebox"], out / "explorer_codes.png")
+    page.fill("#pace", "20")
+    page.click("#draw")
+    page.wait_for_function("() => Number(document.body.dataset.revealed) >= 24")  # about half the grid
+    page.fill("#pace", "60000")  # the page reads it at each code: it waits a minute before the next one
+    page.wait_for_timeout(300)
+    _shoot(page, ["#codegrid", "#prior"], out / "explorer_sampling.png")
+
 
 def explorer_views(ctx: Context) -> None:
-    """Screenshots of `vaelab explore` on the 2-D VAE and the VQ-VAE: the latent view after a
-    drag, and the code grid after painting one cell (headless Chromium through Playwright)."""
+    """Screenshots of each view of `vaelab explore` (headless Chromium through Playwright)."""
     from playwright.sync_api import sync_playwright
 
     from vaelab.explore.serve import open_runs, serve_in_background
 
-    ctx.train("vae2", "mnist_vae_mlp", ["model.latent_dim=2", "data.binarize=static", "train.epochs=10"])
-    ctx.train("vqvae", "mnist_vqvae", ["train.epochs=5"])  # the run vqvae_prior trains, when it ran before
-    server, url = serve_in_background(open_runs([str(ctx.runs / "vae2"), str(ctx.runs / "vqvae")]))
+    two_d = ["model.latent_dim=2", "data.binarize=static", "train.epochs=10"]  # as ae_vs_vae_latents trains them
+    ctx.train("vae2", "mnist_vae_mlp", two_d)
+    ctx.train("ae2", "mnist_ae", two_d)
+    _vae16(ctx)
+    ctx.train("cvae", "mnist_cvae")
+    _vqvae_with_prior(ctx)
+    server, url = serve_in_background(open_runs([str(ctx.runs / name) for name in ("vae2", "ae2", "vae16", "cvae", "vqvae")]))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"])
-            page = browser.new_page(viewport={"width": 760, "height": 900})
+            page = browser.new_page(viewport={"width": 1080, "height": 1000})
             page.goto(url)
             page.wait_for_selector("body[data-ready=true]")
-            box = page.locator("#plane").bounding_box()
-            page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.75)
-            page.mouse.down()
-            page.mouse.up()
-            page.wait_for_timeout(500)
-            _write_png(page.locator("#latent").screenshot(), ctx.out / "explorer_latent.png")
-            page.select_option("#run", "vqvae")
-            page.wait_for_selector("#grid td")
-            page.fill("#paint", "7")
-            page.locator("#grid td").nth(24).click()
-            page.wait_for_timeout(500)
-            _write_png(page.locator("#codes").screenshot(), ctx.out / "explorer_codes.png")
+            _explorer_latent_views(page, ctx.out)
+            _explorer_code_views(page, ctx.out)
             browser.close()
     finally:
         server.should_exit = True
+
+
+EXPLORER_VIEWS = ["explorer_latent.png", "explorer_interpolation.png", "explorer_traversal.png", "explorer_classes.png",
+                  "explorer_codes.png", "explorer_sampling.png"]
 
 
 FIGURES: dict[str, tuple[Callable[[Context], None], list[str]]] = {
@@ -424,7 +498,7 @@ FIGURES: dict[str, tuple[Callable[[Context], None], list[str]]] = {
     "infovae_codes": (infovae_codes, ["infovae_codes.png"]),
     "cvae_by_class": (cvae_by_class, ["cvae_by_class.png"]),
     "sharper_reconstructions": (sharper_reconstructions, ["sharper_reconstructions.png"]),
-    "explorer_views": (explorer_views, ["explorer_latent.png", "explorer_codes.png"]),
+    "explorer_views": (explorer_views, EXPLORER_VIEWS),
 }
 
 

@@ -3,10 +3,18 @@ value gets 400 and one line (and the server keeps answering), that only loopback
 served, and that the command refuses a missing or unsupported run before serving."""
 
 import json
+import re
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from starlette.testclient import TestClient
 
 import vaelab
@@ -37,11 +45,15 @@ def tiny_vq_with_prior(folder):
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def folders(tmp_path_factory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("explore")
-    folders = [tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "cvae", "cvae", ["model.latent_dim=3"]),
-               tiny_vq_with_prior(base / "vq")]
-    return TestClient(build_app(open_runs(folders)))
+    return {"vae": tiny_run(base / "vae", "vae", ["model.latent_dim=3"]),
+            "cvae": tiny_run(base / "cvae", "cvae", ["model.latent_dim=3"]), "vq": tiny_vq_with_prior(base / "vq")}
+
+
+@pytest.fixture(scope="module")
+def client(folders):
+    return TestClient(build_app(open_runs(list(folders.values()))))
 
 
 def test_the_page_and_its_assets_are_served_from_the_package(client):
@@ -58,28 +70,56 @@ def test_each_run_says_what_it_is(client):
     assert runs["vq"]["kind"] == "codes" and runs["vq"]["num_codes"] == 16
 
 
-def test_the_plane_shows_every_held_out_image_with_its_label(client):
+def test_the_plane_shows_every_held_out_image_on_the_two_dimensions_asked_for(client):
     plane = client.get("/api/vae/plane?x=0&y=2").json()
-    assert len(plane["points"]) == 60 and len(plane["points"][0]) == 2 and len(plane["labels"]) == 60
+    assert len(plane["points"]) == 60 and len(plane["labels"]) == 60 and plane["names"] == ["z0", "z2"]
+    z = client.get("/api/vae/image/5").json()["z"]
+    assert plane["points"][5] == pytest.approx([z[0], z[2]], abs=1e-4)
 
 
-def test_moving_the_point_changes_the_decoded_image(client):
-    first = client.post("/api/vae/decode", json={"z": [0.0, 0.0, 0.0]}).json()["image"]
-    second = client.post("/api/vae/decode", json={"z": [2.5, -2.0, 1.0]}).json()["image"]
+def test_the_pca_plane_is_the_codes_first_two_principal_axes(client):
+    plane = client.get("/api/vae/plane?axes=pca").json()
+    origin, axes, points = (np.array(plane[k]) for k in ("origin", "axes", "points"))
+    codes = np.array([client.get(f"/api/vae/image/{i}").json()["z"] for i in range(60)])  # (N, D)
+    assert axes @ axes.T == pytest.approx(np.eye(2), abs=1e-5)  # orthonormal
+    assert origin == pytest.approx(codes.mean(0), abs=1e-4)
+    assert points == pytest.approx((codes - origin) @ axes.T, abs=1e-3)
+    # the first axis carries the most variance of any direction: more than each latent alone, or a random one
+    spread = points[:, 0].var()
+    directions = np.vstack([np.eye(3), np.random.default_rng(0).normal(size=(20, 3))])
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    assert spread >= ((codes - origin) @ directions.T).var(0).max() - 1e-6 and spread >= points[:, 1].var()
+    assert "PC1" in plane["names"][0]
+
+
+def test_a_one_dimensional_latent_has_a_plane_with_an_empty_second_axis(tmp_path):
+    one = TestClient(build_app(open_runs([tiny_run(tmp_path / "one", "vae", ["model.latent_dim=1"])])))
+    plane = one.get("/api/one/plane?x=0&y=0").json()
+    assert plane["names"] == ["z0", "(none)"] and plane["axes"] == [[1.0], [0.0]]
+    assert all(y == 0 for _, y in plane["points"])
+    assert one.get("/api/one/plane?axes=pca").status_code == 400  # two principal axes need two latents
+
+
+def test_moving_the_point_changes_the_decoded_image_and_a_batch_decodes_as_its_points_alone(client):
+    near, far = [0.0, 0.0, 0.0], [2.5, -2.0, 1.0]
+    first, second = (client.post("/api/vae/decode", json={"points": [z]}).json()["images"][0] for z in (near, far))
     assert first.startswith("data:image/png;base64,") and first != second
+    assert client.post("/api/vae/decode", json={"points": [far, near]}).json()["images"] == [second, first]
 
 
 def test_a_conditional_model_decodes_the_same_z_as_each_class(client):
-    images = {client.post("/api/cvae/decode", json={"z": [0.5, 0.5, 0.5], "label": k}).json()["image"] for k in range(3)}
-    assert len(images) == 3
+    body = {"points": [[0.5, 0.5, 0.5]] * 3, "labels": [0, 1, 2]}
+    assert len(set(client.post("/api/cvae/decode", json=body).json()["images"])) == 3
 
 
-def test_the_path_runs_from_one_code_to_the_other(client):
-    start = client.get("/api/vae/image/0").json()["z"]
-    end = client.get("/api/vae/image/1").json()["z"]
-    for t, expected in [(0.0, start), (1.0, end)]:
-        z = client.post("/api/vae/path", json={"start": 0, "end": 1, "t": t, "method": "linear"}).json()["z"]
-        assert z == pytest.approx(expected, abs=1e-5)
+@pytest.mark.parametrize("method", ["linear", "slerp"])
+def test_the_path_runs_from_one_code_to_the_other(client, method):
+    start, end = (np.array(client.get(f"/api/vae/image/{i}").json()["z"]) for i in (0, 1))
+    path = np.array(client.post("/api/vae/path", json={"start": 0, "end": 1, "method": method}).json()["path"])
+    assert path.shape == (101, 3)
+    assert path[0] == pytest.approx(start, abs=1e-5) and path[-1] == pytest.approx(end, abs=1e-5)
+    if method == "linear":
+        assert path[50] == pytest.approx((start + end) / 2, abs=1e-5)
 
 
 def test_painting_a_code_changes_the_decoded_grid(client):
@@ -101,17 +141,38 @@ def test_a_prior_sample_is_a_grid_of_codes_and_its_seed_repeats_it(client):
     assert client.get("/api/vq/sample?seed=4").json()["codes"] != first
 
 
+def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decoded_grid(client, folders):
+    sample = client.get("/api/vq/sample?seed=3").json()
+    cells = len(sample["codes"]) * len(sample["codes"][0])
+    assert sample["shown"][0] == 0 and sample["shown"][-1] == cells and sample["shown"] == sorted(set(sample["shown"]))
+    assert len(sample["frames"]) == len(sample["shown"])
+    assert sample["frames"][-1] == client.post("/api/vq/decode_codes", json={"codes": sample["codes"]}).json()["image"]
+    # before any code is drawn, every cell holds a black image's code; halfway, the drawn half is the sample's
+    black = vaelab.load(folders["vq"]).encode_codes(torch.zeros(1, 1, 16, 16))[0]  # (h, w)
+    assert sample["frames"][0] == client.post("/api/vq/decode_codes", json={"codes": black.tolist()}).json()["image"]
+    half = sample["shown"][len(sample["shown"]) // 2]
+    mixed = torch.where(torch.arange(cells) < half, torch.tensor(sample["codes"]).flatten(), black.flatten())
+    mixed_image = client.post("/api/vq/decode_codes", json={"codes": mixed.view_as(black).tolist()}).json()["image"]
+    assert sample["frames"][len(sample["shown"]) // 2] == mixed_image
+
+
 @pytest.mark.parametrize("method, path, body", [
-    ("post", "/api/vae/decode", {"z": [0.0, 0.0]}),  # wrong length
-    ("post", "/api/vae/decode", {"z": [0.0, float("nan"), 0.0]}),
-    ("post", "/api/vae/decode", {"z": [0.0, 1e9, 0.0]}),
-    ("post", "/api/vae/decode", {"z": "zero"}),
-    ("post", "/api/cvae/decode", {"z": [0, 0, 0], "label": 7}),
-    ("post", "/api/vae/path", {"start": 0, "end": 10_000, "t": 0.5}),
-    ("post", "/api/vae/path", {"start": 0, "end": 1, "t": 2}),
+    ("post", "/api/vae/decode", {"points": [[0.0, 0.0]]}),  # wrong length
+    ("post", "/api/vae/decode", {"points": [[0.0, float("nan"), 0.0]]}),
+    ("post", "/api/vae/decode", {"points": [[0.0, 1e9, 0.0]]}),
+    ("post", "/api/vae/decode", {"points": "zero"}),
+    ("post", "/api/vae/decode", {"points": []}),
+    ("post", "/api/vae/decode", {"points": [[0.0, 0.0, 0.0]] * 65}),  # over MAX_BATCH
+    ("post", "/api/cvae/decode", {"points": [[0, 0, 0]], "labels": [7]}),
+    ("post", "/api/cvae/decode", {"points": [[0, 0, 0]]}),  # a conditional model needs its labels
+    ("post", "/api/vae/path", {"start": 0, "end": 10_000}),
+    ("post", "/api/vae/path", {"start": 0, "end": 1, "method": "cubic"}),
     ("post", "/api/vq/decode_codes", {"codes": [[99]]}),
     ("post", "/api/vq/decode_codes", {"codes": "x"}),
     ("get", "/api/vae/plane?x=0&y=9", None),
+    ("get", "/api/vae/plane?x=1&y=1", None),
+    ("get", "/api/vae/plane?axes=tsne", None),
+    ("get", "/api/vq/plane?axes=pca", None),
     ("get", "/api/vae/image/-1", None),
     ("get", "/api/nope/usage", None),
     ("get", "/api/vae/usage", None),  # a capability the model does not have
@@ -155,3 +216,28 @@ def test_a_missing_run_is_refused_before_serving(tmp_path, capsys):
     assert main(["explore", str(tmp_path / "nothing"), "--no-browser"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nothing" in err
+
+
+def test_a_run_of_a_model_vaelab_does_not_know_is_refused_before_serving(folders, tmp_path, capsys):
+    folder = tmp_path / "odd"
+    shutil.copytree(folders["vae"], folder)
+    config = (folder / "config.yaml").read_text()
+    (folder / "config.yaml").write_text(config.replace("name: vae\n", "name: nonesuch\n", 1))
+    assert main(["explore", str(folder), "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nonesuch" in err
+
+
+def test_ctrl_c_stops_the_server_cleanly(folders):
+    """The command in its own process: it prints its address, serves, and on SIGINT ends with
+    status 0 and no traceback."""
+    command = [sys.executable, "-m", "vaelab.cli", "explore", folders["vae"], "--no-browser"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", server.stdout.readline()).group(0)
+        assert json.load(urllib.request.urlopen(url + "api/runs", timeout=30))[0]["name"] == "vae"
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert server.returncode == 0 and "Traceback" not in err

@@ -1,7 +1,8 @@
 """The latent explorer in a real browser: headless Chromium (Debian's, at /usr/bin/chromium)
-driven by Playwright loads the page from a live server on 127.0.0.1, drags on the plane,
-moves a traversal slider, paints a VQ cell and draws a prior sample, and each time the decoded image must change,
-with no error in the console."""
+driven by Playwright loads the page from a live server on 127.0.0.1, drags on the plane (and on
+a second run's beside it), switches to PCA axes, picks the ends of an interpolation by
+clicking, moves a traversal slider, decodes a point as each class, paints a VQ cell and draws
+a prior sample; each time the picture must change, with no error in the console."""
 
 from pathlib import Path
 
@@ -17,7 +18,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright drive
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("explore_browser")
-    runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_vq_with_prior(base / "vq")])
+    runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "ae", "ae", ["model.latent_dim=2"]),
+                      tiny_run(base / "cvae", "cvae", ["model.latent_dim=2"]), tiny_vq_with_prior(base / "vq")])
     srv, url = serve_in_background(runs)
     yield url
     srv.should_exit = True
@@ -33,6 +35,7 @@ def page(server):
         errors = []
         tab.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
         tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.console_errors = errors  # a test that sends a bad value on purpose forgives its 400
         tab.goto(server)
         tab.wait_for_selector("body[data-ready=true]", timeout=20_000)
         yield tab
@@ -55,6 +58,52 @@ def test_dragging_on_the_plane_changes_the_decoded_image(page):
     page.mouse.move(box["x"] + box["width"] - 30, box["y"] + box["height"] - 30, steps=8)
     page.mouse.up()
     assert changed(page, "#decoded", first) != first
+
+
+def canvas(tab, selector: str) -> str:
+    return tab.evaluate("(s) => document.querySelector(s).toDataURL()", selector)
+
+
+def test_pca_axes_redraw_the_plane_and_name_them(page):
+    before = canvas(page, "#plane")
+    page.select_option("#axes", "pca")
+    page.wait_for_function("(b) => document.getElementById('plane').toDataURL() !== b", arg=before)
+    assert page.locator("#dimpick").is_hidden()
+
+
+def test_clicking_two_points_picks_the_ends_of_the_interpolation(page):
+    page.select_option("#clickmode", "pick")
+    box = page.locator("#plane").bounding_box()
+    strip = page.locator("#strip img").first.get_attribute("src")
+    for fx, fy in [(0.1, 0.1), (0.9, 0.9)]:  # opposite corners: the nearest held-out points differ
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(300)
+    start, end = int(page.input_value("#from")), int(page.input_value("#to"))
+    assert start != end and (start, end) != (0, 1)
+    changed(page, "#strip img", strip)
+    page.locator("#t").fill("1")  # the end of the path: the end image's code, as the strip's last picture shows it
+    page.wait_for_function("() => document.getElementById('decoded').src === [...document.querySelectorAll('#strip img')].pop().src",
+                           timeout=10_000)
+
+
+def test_a_second_run_beside_the_first_has_its_own_plane_and_point(page):
+    page.select_option("#beside", "ae")
+    first = changed(page, "#decoded2", "")
+    box = page.locator("#plane2").bounding_box()
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.2 * box["height"])
+    assert changed(page, "#decoded2", first) != first
+    assert page.inner_text("#name2").startswith("ae: ae")
+
+
+def test_a_conditional_model_shows_the_point_as_each_class(page):
+    page.select_option("#run", "cvae")
+    page.wait_for_function("() => document.querySelectorAll('#classes img').length === 3")
+    marked = page.locator("#classes figure.marked img")
+    assert marked.count() == 1 and marked.get_attribute("src") == page.get_attribute("#decoded", "src")
+    first = page.get_attribute("#decoded", "src")
+    other = (int(page.input_value("#label")) + 1) % 3
+    page.select_option("#label", str(other))
+    assert changed(page, "#decoded", first) == page.locator("#classes img").nth(other).get_attribute("src")
 
 
 def test_a_traversal_slider_changes_the_decoded_image(page):
@@ -80,3 +129,16 @@ def test_drawing_a_prior_sample_fills_the_grid_and_decodes_it(page):
     page.wait_for_selector("body[data-sampled='0']", timeout=20_000)
     assert "?" not in page.inner_text("#grid")
     assert changed(page, "#painted", first) != first
+    assert int(page.evaluate("document.body.dataset.framesShown")) > 2  # decoded as it filled, not only at the end
+
+
+def test_a_refused_value_shows_one_line_and_the_page_keeps_working(page):
+    page.fill("#to", "99999")
+    page.dispatch_event("#to", "change")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('end')")
+    assert "\n" not in page.inner_text("#status")
+    first = changed(page, "#decoded", "")
+    page.locator("#sliders input").first.fill("-3.5")
+    assert changed(page, "#decoded", first) != first
+    assert page.inner_text("#status") == ""  # the next answer clears it
+    page.console_errors[:] = [e for e in page.console_errors if "status of 400" not in e]  # the browser logs the 400

@@ -194,7 +194,10 @@ def cmd_report(args: argparse.Namespace) -> None:
 def cmd_explore(args: argparse.Namespace) -> None:
     from vaelab.explore.serve import open_runs, serve
 
-    serve(open_runs(args.runs), args.port, open_browser=not args.no_browser)
+    try:
+        serve(open_runs(args.runs), args.port, open_browser=not args.no_browser)
+    except KeyboardInterrupt:  # uvicorn has shut down gracefully, then raised the signal again
+        print("vaelab explorer: stopped", flush=True)
 
 
 def cmd_info(args: argparse.Namespace) -> None:

@@ -4,13 +4,14 @@ over the explored runs (session.py does the work).
     GET  /                              the page (static/index.html)
     GET  /static/...                    its script and style, shipped in the package
     GET  /api/runs                      each run's summary
-    GET  /api/{run}/plane?x=..&y=..     held-out codes on two latent dimensions
+    GET  /api/{run}/plane?axes=dims&x=..&y=..   held-out codes on two latent dimensions
+    GET  /api/{run}/plane?axes=pca              ... or on their first two principal axes
     GET  /api/{run}/image/{index}       a held-out image and its code (or code grid)
-    POST /api/{run}/decode              {"z": [...], "label": k}  -> {"image": data URL}
-    POST /api/{run}/path                {"start", "end", "t", "method"} -> {"z": [...]}
+    POST /api/{run}/decode              {"points": [[...], ...], "labels": [k, ...]} -> {"images": [data URL, ...]}
+    POST /api/{run}/path                {"start", "end", "method"} -> {"path": [[...], ... 101 points]}
     POST /api/{run}/decode_codes        {"codes": [[...]]}         -> {"image": data URL}
     GET  /api/{run}/usage               codebook usage counts
-    GET  /api/{run}/sample?seed=..      a code grid drawn from the run's PixelCNN prior
+    GET  /api/{run}/sample?seed=..      a code grid drawn from the run's PixelCNN prior, and its frames
 
 A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
 only); a bad value gets 400 with one line of JSON, `{"error": ...}`; nothing a request
@@ -98,7 +99,8 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
         return Route(path, endpoint, methods=list(methods))
 
     async def plane(r):
-        return run_of(r).plane(_int(r.query_params.get("x", "0")), _int(r.query_params.get("y", "1")))
+        query = r.query_params
+        return run_of(r).plane(query.get("axes", "dims"), _int(query.get("x", "0")), _int(query.get("y", "1")))
 
     async def image(r):
         run = run_of(r)
@@ -107,11 +109,11 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
 
     async def decode(r):
         body = await _body(r)
-        return {"image": run_of(r).decode(body.get("z"), body.get("label"))}
+        return {"images": run_of(r).decode(body.get("points"), body.get("labels"))}
 
     async def path(r):
         body = await _body(r)
-        return {"z": run_of(r).path(body.get("start"), body.get("end"), body.get("t"), body.get("method", "slerp"))}
+        return {"path": run_of(r).path(body.get("start"), body.get("end"), body.get("method", "slerp"))}
 
     async def decode_codes(r):
         return {"image": run_of(r).decode_codes((await _body(r)).get("codes"))}

@@ -28,7 +28,7 @@ def open_runs(folders: list[str]) -> dict[str, ExploredRun]:
 
 
 def loopback_socket(port: int = 0) -> socket.socket:
-    """A listening-ready socket on 127.0.0.1:`port` (0: a free port the system picks)."""
+    """A listening socket on 127.0.0.1:`port` (0: a free port the system picks)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit this (Linux): uvicorn writes a response's head and body
@@ -36,6 +36,9 @@ def loopback_socket(port: int = 0) -> socket.socket:
     # about 40 ms a frame (benchmarks/explorer_latency.py measured it: 45 ms, then 1-4 ms).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((HOST, port))
+    # Listening from here on, so that a browser opened (or a client started) before uvicorn
+    # runs waits in the backlog instead of being refused.
+    sock.listen(128)
     return sock
 
 

@@ -26,11 +26,15 @@ from vaelab.evaluation.latent_stats import posterior_means
 from vaelab.models.base import CodeGridModel, LatentVectorModel, model_name
 from vaelab.models.interpolation import INTERPOLATIONS
 from vaelab.models.traversal import dimension_activity
+from vaelab.plots.latent_space import pca_axes
 from vaelab.runs import load, run_config
 
 MAX_POINTS = 1000  # held-out images shown on the plane
 MAX_COORD = 1000.0  # |z_d| accepted from a request (latent units; the prior's spread is 1)
 PREVIEW_SCALE = 4  # decoded images are enlarged this many times (nearest neighbour) for the page
+MAX_BATCH = 64  # latent points decoded in one request (a path strip, a row of classes)
+PATH_STEPS = 101  # an interpolation path: every hundredth of the way
+MAX_FRAMES = 64  # pictures of a prior sample as it fills
 
 
 def png_data_url(image: Tensor, scale: int = PREVIEW_SCALE) -> str:
@@ -70,15 +74,10 @@ class ExploredRun:
         self.labels = self.data.labels
         self.kind = "latent" if isinstance(self.model, LatentVectorModel) else "codes"
         self.codes = posterior_means(self.model, self.data.images, self._labels()) if self.kind == "latent" else None
+        self._held_out_codes: Tensor | None = None  # a code grid model's, on first use
 
     def _labels(self) -> Tensor | None:
         return self.labels if self.model.conditional else None
-
-    def _label(self, label) -> Tensor | None:
-        """A request's class label as the model takes it (None for unconditional models)."""
-        if not self.model.conditional:
-            return None
-        return torch.tensor([_index(label, self.model.num_classes, "label")])
 
     def summary(self) -> dict:
         """What the page needs to lay itself out."""
@@ -100,25 +99,56 @@ class ExploredRun:
         if self.kind != "latent":
             raise CapabilityError(f"{what} needs a model with one latent vector per image; {self.name} has code grids")
 
-    def plane(self, x_dim, y_dim) -> dict:
-        """The held-out codes on the plane of latent dimensions (x_dim, y_dim): points and labels."""
+    def plane(self, axes: str = "dims", x_dim=0, y_dim=1) -> dict:
+        """The held-out codes on a plane through latent space, and the plane itself: a point (a, b)
+        on it is the code origin + a axes[0] + b axes[1] (axes: two orthonormal rows [2, D]), and a
+        code z sits at ((z - origin) . axes[0], (z - origin) . axes[1]).
+
+        axes="dims": latent dimensions x_dim and y_dim through 0 (a 1-D latent: z0 against nothing);
+        axes="pca": the codes' first two principal axes through their mean, for any latent size.
+        """
         self._require_latent("the latent plane")
         d = self.codes.shape[1]
-        x_dim, y_dim = _index(x_dim, d, "x_dim"), _index(y_dim, d, "y_dim")
-        points = self.codes[:, [x_dim, y_dim]]  # (N, 2)
-        return {"points": points.round(decimals=4).tolist(),
-                "labels": None if self.labels is None else self.labels.tolist()}
+        if axes == "pca" and d >= 2:
+            mean, directions, share = pca_axes(self.codes.double().numpy())
+            origin, basis = torch.from_numpy(mean).float(), torch.from_numpy(directions).float()  # (D,), (2, D)
+            names = [f"PC{k + 1} ({100 * share[k]:.0f}% of the variance)" for k in range(2)]
+        elif axes == "dims":
+            x_dim, y_dim = _index(x_dim, d, "x_dim"), _index(y_dim, d, "y_dim")
+            if x_dim == y_dim and d > 1:
+                raise ConfigError(f"x_dim and y_dim must be two different dimensions, got {x_dim} twice")
+            origin, basis = torch.zeros(d), torch.zeros(2, d)
+            basis[0, x_dim] = 1.0
+            basis[1, y_dim] = float(d > 1)  # a 1-D latent: the plane's second axis is empty
+            names = [f"z{x_dim}", f"z{y_dim}" if d > 1 else "(none)"]
+        else:
+            raise ConfigError(f"axes must be dims or pca (pca needs 2 or more latents), got {axes!r} with {d}")
+        points = (self.codes - origin) @ basis.T  # (N, D) @ (D, 2) -> (N, 2)
+        return {"points": points.round(decimals=4).tolist(), "origin": origin.tolist(), "axes": basis.tolist(),
+                "names": names, "labels": None if self.labels is None else self.labels.tolist()}
 
-    def decode(self, z, label=None) -> str:
-        """The image for latent point z (a list of latent_dim numbers), as a PNG data URL."""
-        self._require_latent("decoding a latent point")
+    def decode(self, zs, labels=None) -> list[str]:
+        """The images of latent points zs (a list of up to MAX_BATCH points, each a list of
+        latent_dim numbers; labels: one class per point for a conditional model), decoded in
+        one batch, as PNG data URLs."""
+        self._require_latent("decoding latent points")
         d = self.codes.shape[1]
-        if not isinstance(z, list) or len(z) != d:
-            raise ConfigError(f"z must be a list of {d} numbers (the latent dimension)")
-        point = torch.tensor([[_number(v, f"z[{i}]") for i, v in enumerate(z)]])  # (1, D)
+        if not isinstance(zs, list) or not 1 <= len(zs) <= MAX_BATCH:
+            raise ConfigError(f"z must be a list of 1 to {MAX_BATCH} latent points")
+        if any(not isinstance(z, list) or len(z) != d for z in zs):
+            raise ConfigError(f"each latent point must be a list of {d} numbers (the latent dimension)")
+        points = torch.tensor([[_number(v, f"z[{i}]") for i, v in enumerate(z)] for z in zs])  # (B, D)
         with torch.inference_mode():
-            image = self.model.decode(point, self._label(label))[0]  # (C, H, W)
-        return png_data_url(image)
+            images = self.model.decode(points, self._labels_of(labels, len(zs)))  # (B, C, H, W)
+        return [png_data_url(image) for image in images]
+
+    def _labels_of(self, labels, count: int) -> Tensor | None:
+        """A request's class labels as the model takes them (None for unconditional models)."""
+        if not self.model.conditional:
+            return None
+        if not isinstance(labels, list) or len(labels) != count:
+            raise ConfigError(f"a conditional model needs one label per point: a list of {count} class indices")
+        return torch.tensor([_index(k, self.model.num_classes, "label") for k in labels])
 
     def encoding(self, index) -> dict:
         """Held-out image `index`: its picture, its code (posterior mean) and its label."""
@@ -127,15 +157,14 @@ class ExploredRun:
         return {"image": png_data_url(self.data.images[i].float() / 255), "z": self.codes[i].tolist(),
                 "label": None if self.labels is None else int(self.labels[i])}
 
-    def path(self, start, end, t, method: str = "slerp") -> list[float]:
-        """The point at fraction t in [0, 1] of the path from image `start`'s code to `end`'s."""
+    def path(self, start, end, method: str = "slerp") -> list[list[float]]:
+        """The path from held-out image `start`'s code to `end`'s, at every hundredth of the way:
+        101 points, the page's slider picks one."""
         self._require_latent("interpolation")
         i, j = _index(start, len(self.data), "start"), _index(end, len(self.data), "end")
-        t = _number(t, "t", 1.0)
-        if method not in INTERPOLATIONS or not 0 <= t <= 1:
-            raise ConfigError(f"need t in [0, 1] and method one of {', '.join(INTERPOLATIONS)}, got {t} and {method!r}")
-        steps = 101  # the path at every hundredth of the way
-        return INTERPOLATIONS[method](self.codes[i], self.codes[j], steps)[round(t * 100)].tolist()
+        if method not in INTERPOLATIONS:
+            raise ConfigError(f"method must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
+        return INTERPOLATIONS[method](self.codes[i], self.codes[j], PATH_STEPS).tolist()
 
     # ---- code grid models --------------------------------------------------------------
 
@@ -164,9 +193,22 @@ class ExploredRun:
         with torch.inference_mode():
             return png_data_url(self.model.decode_codes(grid[None])[0])
 
+    def held_out_codes(self) -> Tensor:
+        """The held-out images' codes, int64 [N, *code_shape] (computed once)."""
+        if self._held_out_codes is None:
+            with torch.inference_mode():
+                self._held_out_codes = self.model.encode_codes(self.data.images.float() / 255)
+        return self._held_out_codes
+
     def sample_codes(self, seed) -> dict:
-        """A code grid drawn from the run's prior (seed: an integer), in the order the prior
-        draws it: raster order, which the page replays cell by cell."""
+        """A code grid drawn from the run's prior (seed: an integer), and pictures of it filling.
+
+        The prior draws codes in raster order (the grid flattened), each given those before it;
+        `frames[i]` is the grid decoded when the first `shown[i]` codes are drawn, the cells not
+        drawn yet holding the codes of a black image (a neutral stand-in: on MNIST, background;
+        the commonest code of each cell among the held-out images would draw an average digit
+        there). The page replays the order and shows each frame as it is reached.
+        """
         self._require_codes("sampling codes")
         if not self.model.can_sample:
             raise CapabilityError(f"{self.name} has no code prior yet: train one with `vaelab prior train {self.folder}`")
@@ -174,12 +216,17 @@ class ExploredRun:
             raise CapabilityError(f"{self.name}'s prior is class-conditional: the explorer samples unconditional priors only")
         generator = torch.Generator().manual_seed(_index(seed, 2**32, "seed"))
         with torch.inference_mode():
-            codes = self.model.prior.sample(1, self.model.code_shape, generator=generator)
-        return {"codes": codes[0].tolist()}
+            codes = self.model.prior.sample(1, self.model.code_shape, generator=generator)[0]  # (*code_shape)
+            black = torch.zeros(1, *self.data.images.shape[1:])  # (1, C, H, W)
+            filler = self.model.encode_codes(black).flatten()  # (P,) a black image's codes
+            cells = codes.numel()
+            shown = torch.linspace(0, cells, min(cells, MAX_FRAMES) + 1).round().long().unique()  # (F,)
+            drawn = torch.arange(cells)[None, :] < shown[:, None]  # (F, P): which cells each frame has
+            grids = torch.where(drawn, codes.flatten()[None, :], filler[None, :])  # (F, P)
+            images = self.model.decode_codes(grids.view(len(shown), *self.model.code_shape))  # (F, C, H, W)
+        return {"codes": codes.tolist(), "shown": shown.tolist(), "frames": [png_data_url(im) for im in images]}
 
     def usage(self) -> list[int]:
         """How often each codeword is used by the held-out images' codes."""
         self._require_codes("codebook usage")
-        with torch.inference_mode():
-            codes = self.model.encode_codes(self.data.images.float() / 255)
-        return self.model.count_codes(codes).tolist()
+        return self.model.count_codes(self.held_out_codes()).tolist()

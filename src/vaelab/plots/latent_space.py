@@ -52,17 +52,24 @@ class Projection:
     note: str = ""
 
 
-def pca_2d(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """codes [N, D] (D >= 2) -> (points [N, 2] on the first two principal axes, explained variance ratio [2]).
+def pca_axes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """codes [N, D] (D >= 2) -> (their mean [D], the first two principal axes [2, D] (orthonormal
+    rows), the share of the variance each explains [2]).
 
     Each axis is signed so that its largest loading is positive: the same codes always
     give the same picture (SVD alone leaves the sign of each axis arbitrary).
     """
-    centred = codes - codes.mean(0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    mean = codes.mean(0)
+    _, s, vt = np.linalg.svd(codes - mean, full_matrices=False)
     axes = vt[:2] * np.sign(vt[:2, np.abs(vt[:2]).argmax(1)].diagonal())[:, None]
     variance = s**2
-    return centred @ axes.T, variance[:2] / max(variance.sum(), 1e-12)
+    return mean, axes, variance[:2] / max(variance.sum(), 1e-12)
+
+
+def pca_2d(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """codes [N, D] (D >= 2) -> (points [N, 2] on the first two principal axes, explained variance ratio [2])."""
+    mean, axes, ratio = pca_axes(codes)
+    return (codes - mean) @ axes.T, ratio
 
 
 def tsne_2d(codes: np.ndarray) -> np.ndarray:
