@@ -38,9 +38,10 @@ def tiny_run(folder, model: str, extra=()):
     return str(folder)
 
 
-def tiny_vq_with_prior(folder):
+def tiny_vq_with_prior(folder, conditional: bool = False):
     tiny_run(folder, "vqvae")
-    train_prior(folder, ["train.epochs=1", "train.progress=false", "pixelcnn.channels=8", "pixelcnn.layers=1"])
+    train_prior(folder, ["train.epochs=1", "train.progress=false", "pixelcnn.channels=8", "pixelcnn.layers=1",
+                         f"conditional={str(conditional).lower()}"])
     return str(folder)
 
 
@@ -48,7 +49,8 @@ def tiny_vq_with_prior(folder):
 def folders(tmp_path_factory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("explore")
     return {"vae": tiny_run(base / "vae", "vae", ["model.latent_dim=3"]),
-            "cvae": tiny_run(base / "cvae", "cvae", ["model.latent_dim=3"]), "vq": tiny_vq_with_prior(base / "vq")}
+            "cvae": tiny_run(base / "cvae", "cvae", ["model.latent_dim=3"]), "vq": tiny_vq_with_prior(base / "vq"),
+            "vqc": tiny_vq_with_prior(base / "vqc", conditional=True)}
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,17 @@ def test_a_prior_sample_is_a_grid_of_codes_and_its_seed_repeats_it(client):
     assert client.get("/api/vq/sample?seed=4").json()["codes"] != first
 
 
+def test_a_class_conditional_prior_draws_the_class_asked_for(client, folders):
+    assert client.get("/api/runs").json()[-1]["conditional"]
+    model = vaelab.load(folders["vqc"])
+    draws = []
+    for k in range(3):
+        draws.append(client.get(f"/api/vqc/sample?seed=5&label={k}").json()["codes"])
+        expected = model.prior.sample(1, model.code_shape, labels=torch.tensor([k]), generator=torch.Generator().manual_seed(5))
+        assert draws[-1] == expected[0].tolist()
+    assert len({str(d) for d in draws}) > 1  # the same seed, another class: (here, at least once) another grid
+
+
 def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decoded_grid(client, folders):
     sample = client.get("/api/vq/sample?seed=3").json()
     cells = len(sample["codes"]) * len(sample["codes"][0])
@@ -178,6 +191,8 @@ def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decode
     ("get", "/api/vae/usage", None),  # a capability the model does not have
     ("get", "/api/vae/sample?seed=0", None),
     ("get", "/api/vq/sample?seed=-1", None),
+    ("get", "/api/vqc/sample?seed=0", None),  # a class-conditional prior needs its class
+    ("get", "/api/vqc/sample?seed=0&label=3", None),
 ])
 def test_a_bad_value_gets_400_with_one_line_and_the_server_keeps_answering(client, method, path, body):
     response = client.post(path, content=_json(body)) if method == "post" else client.get(path)

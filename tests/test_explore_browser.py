@@ -19,7 +19,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright drive
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("explore_browser")
     runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "ae", "ae", ["model.latent_dim=2"]),
-                      tiny_run(base / "cvae", "cvae", ["model.latent_dim=2"]), tiny_vq_with_prior(base / "vq")])
+                      tiny_run(base / "cvae", "cvae", ["model.latent_dim=2"]), tiny_vq_with_prior(base / "vq"),
+                      tiny_vq_with_prior(base / "vqc", conditional=True)])
     srv, url = serve_in_background(runs)
     yield url
     srv.should_exit = True
@@ -142,3 +143,13 @@ def test_a_refused_value_shows_one_line_and_the_page_keeps_working(page):
     assert changed(page, "#decoded", first) != first
     assert page.inner_text("#status") == ""  # the next answer clears it
     page.console_errors[:] = [e for e in page.console_errors if "status of 400" not in e]  # the browser logs the 400
+
+
+def test_a_class_conditional_prior_is_sampled_for_the_class_chosen(page):
+    page.select_option("#run", "vqc")
+    first = changed(page, "#painted", "")
+    page.select_option("#priorlabel", "2")
+    page.fill("#pace", "0")
+    page.click("#draw")
+    page.wait_for_selector("body[data-sampled='0']", timeout=20_000)
+    assert changed(page, "#painted", first) != first

@@ -11,7 +11,7 @@ over the explored runs (session.py does the work).
     POST /api/{run}/path                {"start", "end", "method"} -> {"path": [[...], ... 101 points]}
     POST /api/{run}/decode_codes        {"codes": [[...]]}         -> {"image": data URL}
     GET  /api/{run}/usage               codebook usage counts
-    GET  /api/{run}/sample?seed=..      a code grid drawn from the run's PixelCNN prior, and its frames
+    GET  /api/{run}/sample?seed=..[&label=k]   a code grid drawn from the run's PixelCNN prior, and its frames
 
 A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
 only); a bad value gets 400 with one line of JSON, `{"error": ...}`; nothing a request
@@ -119,7 +119,8 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
         return {"image": run_of(r).decode_codes((await _body(r)).get("codes"))}
 
     async def sample(r):
-        return run_of(r).sample_codes(_int(r.query_params.get("seed", "0")))
+        label = r.query_params.get("label")
+        return run_of(r).sample_codes(_int(r.query_params.get("seed", "0")), None if label is None else _int(label))
 
     async def usage(r):
         return {"counts": run_of(r).usage()}

@@ -200,8 +200,9 @@ class ExploredRun:
                 self._held_out_codes = self.model.encode_codes(self.data.images.float() / 255)
         return self._held_out_codes
 
-    def sample_codes(self, seed) -> dict:
-        """A code grid drawn from the run's prior (seed: an integer), and pictures of it filling.
+    def sample_codes(self, seed, label=None) -> dict:
+        """A code grid drawn from the run's prior (seed: an integer; label: the class, for a
+        class-conditional prior), and pictures of it filling.
 
         The prior draws codes in raster order (the grid flattened), each given those before it;
         `frames[i]` is the grid decoded when the first `shown[i]` codes are drawn, the cells not
@@ -212,11 +213,12 @@ class ExploredRun:
         self._require_codes("sampling codes")
         if not self.model.can_sample:
             raise CapabilityError(f"{self.name} has no code prior yet: train one with `vaelab prior train {self.folder}`")
-        if self.model.conditional:
-            raise CapabilityError(f"{self.name}'s prior is class-conditional: the explorer samples unconditional priors only")
+        if self.model.conditional and label is None:
+            raise ConfigError(f"{self.name}'s prior is class-conditional: say which class to draw (label=k)")
+        labels = self._labels_of(None if label is None else [label], 1)  # (1,), or None
         generator = torch.Generator().manual_seed(_index(seed, 2**32, "seed"))
         with torch.inference_mode():
-            codes = self.model.prior.sample(1, self.model.code_shape, generator=generator)[0]  # (*code_shape)
+            codes = self.model.prior.sample(1, self.model.code_shape, labels=labels, generator=generator)[0]  # (*code_shape)
             black = torch.zeros(1, *self.data.images.shape[1:])  # (1, C, H, W)
             filler = self.model.encode_codes(black).flatten()  # (P,) a black image's codes
             cells = codes.numel()

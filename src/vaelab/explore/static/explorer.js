@@ -213,7 +213,8 @@ async function paintDecode() { $("painted").src = (await api(runPath(state.run, 
 // server's pictures of the grid decoded as it fills (frame f once sample.shown[f] codes are drawn)
 async function drawSample() {
   const seed = Number($("seed").value), pace = () => Math.max(0, Number($("pace").value) || 0);  // read at each code
-  const run = state.run, sample = await api(runPath(run, `sample?seed=${seed}`));
+  const run = state.run, label = run.conditional ? `&label=${$("priorlabel").value}` : "";
+  const sample = await api(runPath(run, `sample?seed=${seed}${label}`));
   const target = sample.codes, nested = Array.isArray(target[0]);  // an (h, w) grid, or one row (VQ-VAE-2's joined levels)
   const cols = nested ? target[0].length : target.length, count = nested ? target.length * cols : cols;
   const total = sample.shown[sample.shown.length - 1];  // codes in all: more than cells when a cell holds a stack
@@ -284,6 +285,8 @@ async function openRun(name) {
   } else {
     $("paint").max = r.num_codes - 1;
     $("prior").hidden = !r.can_sample;
+    $("priorlabelbox").hidden = !r.conditional;
+    if (r.conditional) options($("priorlabel"), [...Array(r.classes).keys()], r.class_names);
     await showGrid(0); await drawUsage();
   }
 }
