@@ -381,13 +381,13 @@ def sharper_reconstructions(ctx: Context) -> None:
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as the browser tests use
 
 # In the page: the canvas point of the emptiest spot in the middle of a plane (its points'
-# bounding box, 20-80% of the way along each axis), on a 31 x 31 grid: where a hole would be.
+# bounding box, 10-90% of the way along each axis), on a 41 x 41 grid: where a hole would be.
 EMPTIEST = """(which) => {
   const plane = which === "main" ? main : beside, points = plane.plane.points;
   const low = [0, 1].map((k) => Math.min(...points.map((p) => p[k]))), high = [0, 1].map((k) => Math.max(...points.map((p) => p[k])));
   let best = null, widest = -1;
-  for (let u = 0; u <= 30; u++) for (let v = 0; v <= 30; v++) {
-    const q = [0, 1].map((k) => low[k] + (0.2 + 0.02 * (k ? v : u)) * (high[k] - low[k]));
+  for (let u = 0; u <= 40; u++) for (let v = 0; v <= 40; v++) {
+    const q = [0, 1].map((k) => low[k] + (0.1 + 0.02 * (k ? v : u)) * (high[k] - low[k]));
     const gap = Math.min(...points.map((p) => Math.hypot((p[0] - q[0]) / (high[0] - low[0]), (p[1] - q[1]) / (high[1] - low[1]))));
     if (gap > widest) { widest = gap; best = q; }
   }
@@ -439,9 +439,9 @@ def _explorer_latent_views(page, out: Path) -> None:
 def _explorer_code_views(page, out: Path) -> None:
     """The VQ-VAE: one cell of a seven repainted; then a prior sample halfway drawn."""
     page.select_option("#run", "vqvae")
-    page.wait_for_selector("#grid td")
+    page.wait_for_selector("#grids td")
     page.fill("#paint", "7")
-    page.locator("#grid td").nth(24).click()
+    page.locator("#grids td").nth(24).click()
     page.wait_for_timeout(500)
     _shoot(page, ["#codegrid", "#usagebox"], out / "explorer_codes.png")
     page.fill("#pace", "20")
@@ -449,6 +449,7 @@ def _explorer_code_views(page, out: Path) -> None:
     page.wait_for_function("() => Number(document.body.dataset.revealed) >= 24")  # about half the grid
     page.fill("#pace", "60000")  # the page reads it at each code: it waits a minute before the next one
     page.wait_for_timeout(300)
+    page.fill("#pace", "40")  # (the minute's wait has begun) as the page would show it
     _shoot(page, ["#codegrid", "#prior"], out / "explorer_sampling.png")
 
 

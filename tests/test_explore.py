@@ -21,25 +21,33 @@ import vaelab
 from vaelab.cli import main
 from vaelab.explore.app import build_app, is_loopback
 from vaelab.explore.serve import loopback_socket, open_runs
+from vaelab.explore.session import ExploredRun
 from vaelab.runs import train_prior
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCAL = "http://127.0.0.1"  # the Host the explorer answers (the test client's own "testserver" is refused)
 TINY = ["data.name=shapes", "data.image_size=16", "data.num_samples=300", "data.val=60", "train.epochs=1",
         "train.progress=false"]
 
 
 def tiny_run(folder, model: str, extra=()):
-    """One epoch of `model` on 240 small shapes: a VQ-VAE (16 codes) or a model of the VAE family (MLP)."""
+    """One epoch of `model` on 240 small shapes: a VQ-VAE (16 codes; 4 x 4 grid), VQ-VAE-2 (2 x 2
+    and 4 x 4 grids), a residual VQ-VAE (2 stages of 4 codes) or a model of the VAE family (MLP)."""
+    vq = ["model.channels=[8,8]", "model.num_codes=16", "model.code_dim=4"]
     if model == "vqvae":
-        config, keys = "mnist_vqvae", ["model.channels=[8,8]", "model.num_codes=16", "model.code_dim=4"]
+        config, keys = "mnist_vqvae", vq
+    elif model == "vqvae2":
+        config, keys = "mnist_vqvae2", vq + ["model.top_channels=[8]", "model.res_blocks=0"]
+    elif model == "rvq":
+        config, keys = "mnist_rvq", ["model.channels=[8,8]", "model.num_codes=4", "model.code_dim=4", "model.stages=2"]
     else:
         config, keys = "quickstart", [f"model.name={model}", "model.backbone=mlp", "model.hidden=[32]"]
     vaelab.train(vaelab.load_config(ROOT / f"configs/{config}.yaml", TINY + keys + list(extra)), folder)
     return str(folder)
 
 
-def tiny_vq_with_prior(folder, conditional: bool = False):
-    tiny_run(folder, "vqvae")
+def tiny_vq_with_prior(folder, conditional: bool = False, model: str = "vqvae"):
+    tiny_run(folder, model)
     train_prior(folder, ["train.epochs=1", "train.progress=false", "pixelcnn.channels=8", "pixelcnn.layers=1",
                          f"conditional={str(conditional).lower()}"])
     return str(folder)
@@ -50,18 +58,20 @@ def folders(tmp_path_factory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("explore")
     return {"vae": tiny_run(base / "vae", "vae", ["model.latent_dim=3"]),
             "cvae": tiny_run(base / "cvae", "cvae", ["model.latent_dim=3"]), "vq": tiny_vq_with_prior(base / "vq"),
-            "vqc": tiny_vq_with_prior(base / "vqc", conditional=True)}
+            "vqc": tiny_vq_with_prior(base / "vqc", conditional=True),
+            "vq2": tiny_vq_with_prior(base / "vq2", model="vqvae2"), "rvq": tiny_run(base / "rvq", "rvq")}
 
 
 @pytest.fixture(scope="module")
 def client(folders):
-    return TestClient(build_app(open_runs(list(folders.values()))))
+    return TestClient(build_app(open_runs(list(folders.values()))), base_url=LOCAL)
 
 
 def test_the_page_and_its_assets_are_served_from_the_package(client):
     page = client.get("/")
     assert page.status_code == 200 and "explorer.js" in page.text
-    assert "http" not in page.text.replace("http-equiv", "")  # nothing fetched from outside
+    for asset in ("/", "/static/explorer.js", "/static/explorer.css"):  # nothing fetched from outside
+        assert "http" not in client.get(asset).text.replace("http-equiv", "")
     assert client.get("/static/explorer.js").status_code == 200
 
 
@@ -95,7 +105,7 @@ def test_the_pca_plane_is_the_codes_first_two_principal_axes(client):
 
 
 def test_a_one_dimensional_latent_has_a_plane_with_an_empty_second_axis(tmp_path):
-    one = TestClient(build_app(open_runs([tiny_run(tmp_path / "one", "vae", ["model.latent_dim=1"])])))
+    one = TestClient(build_app(open_runs([tiny_run(tmp_path / "one", "vae", ["model.latent_dim=1"])])), base_url=LOCAL)
     plane = one.get("/api/one/plane?x=0&y=0").json()
     assert plane["names"] == ["z0", "(none)"] and plane["axes"] == [[1.0], [0.0]]
     assert all(y == 0 for _, y in plane["points"])
@@ -130,8 +140,8 @@ def test_painting_a_code_changes_the_decoded_grid(client):
     grid[0][0] = (grid[0][0] + 1) % 16
     after = client.post("/api/vq/decode_codes", json={"codes": grid}).json()["image"]
     assert before != after
-    counts = client.get("/api/vq/usage").json()["counts"]
-    assert len(counts) == 16 and sum(counts) == 60 * len(grid) * len(grid[0])
+    (book,) = client.get("/api/vq/usage").json()["books"]
+    assert len(book["counts"]) == 16 and sum(book["counts"]) == 60 * len(grid) * len(grid[0])
 
 
 def test_a_prior_sample_is_a_grid_of_codes_and_its_seed_repeats_it(client):
@@ -144,7 +154,7 @@ def test_a_prior_sample_is_a_grid_of_codes_and_its_seed_repeats_it(client):
 
 
 def test_a_class_conditional_prior_draws_the_class_asked_for(client, folders):
-    assert client.get("/api/runs").json()[-1]["conditional"]
+    assert {r["name"]: r for r in client.get("/api/runs").json()}["vqc"]["conditional"]
     model = vaelab.load(folders["vqc"])
     draws = []
     for k in range(3):
@@ -173,6 +183,8 @@ def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decode
     ("post", "/api/vae/decode", {"points": [[0.0, 0.0]]}),  # wrong length
     ("post", "/api/vae/decode", {"points": [[0.0, float("nan"), 0.0]]}),
     ("post", "/api/vae/decode", {"points": [[0.0, 1e9, 0.0]]}),
+    ("post", "/api/vae/decode", {"points": [[0, 10**400, 0]]}),  # an integer too large for a float
+    ("post", "/api/vae/decode", {"points": [[0.0, True, 0.0]]}),
     ("post", "/api/vae/decode", {"points": "zero"}),
     ("post", "/api/vae/decode", {"points": []}),
     ("post", "/api/vae/decode", {"points": [[0.0, 0.0, 0.0]] * 65}),  # over MAX_BATCH
@@ -180,8 +192,11 @@ def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decode
     ("post", "/api/cvae/decode", {"points": [[0, 0, 0]]}),  # a conditional model needs its labels
     ("post", "/api/vae/path", {"start": 0, "end": 10_000}),
     ("post", "/api/vae/path", {"start": 0, "end": 1, "method": "cubic"}),
+    ("post", "/api/vae/path", {"start": 0, "end": 1, "method": []}),
     ("post", "/api/vq/decode_codes", {"codes": [[99]]}),
     ("post", "/api/vq/decode_codes", {"codes": "x"}),
+    ("post", "/api/vq/decode_codes", {"codes": [[1.5] * 4] * 4}),  # a code is an integer, not rounded to one
+    ("post", "/api/vq/decode_codes", {"codes": [[True] * 4] * 4}),
     ("get", "/api/vae/plane?x=0&y=9", None),
     ("get", "/api/vae/plane?x=1&y=1", None),
     ("get", "/api/vae/plane?axes=tsne", None),
@@ -193,6 +208,7 @@ def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decode
     ("get", "/api/vq/sample?seed=-1", None),
     ("get", "/api/vqc/sample?seed=0", None),  # a class-conditional prior needs its class
     ("get", "/api/vqc/sample?seed=0&label=3", None),
+    ("get", "/api/vq/sample?seed=0&label=1", None),  # a label for a prior that takes none
 ])
 def test_a_bad_value_gets_400_with_one_line_and_the_server_keeps_answering(client, method, path, body):
     response = client.post(path, content=_json(body)) if method == "post" else client.get(path)
@@ -208,12 +224,53 @@ def _json(body) -> str:
 def test_a_body_that_is_not_a_json_object_gets_400(client):
     assert client.post("/api/vae/decode", content=b"not json").status_code == 400
     assert client.post("/api/vae/decode", content=b"[1, 2]").status_code == 400
+    deep = b'{"points": ' + b"[" * 5000 + b"]" * 5000 + b"}"  # deeper than Python's recursion limit
+    assert client.post("/api/vae/decode", content=deep).status_code == 400
+    assert client.post("/api/vae/decode", content=b'{"points": [[' + b"9" * 5000 + b"]]}").status_code == 400
+
+
+def test_a_fault_of_the_explorer_gets_500_with_one_line_and_the_server_keeps_answering(client, monkeypatch):
+    def broken(self):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(ExploredRun, "usage", broken)
+    response = client.get("/api/vq/usage")
+    assert response.status_code == 500 and response.json()["error"].startswith("internal error (RuntimeError)")
+    assert client.get("/api/runs").status_code == 200
+
+
+def test_a_request_naming_another_host_is_refused(client):
+    """A page elsewhere that resolves its own name to 127.0.0.1 (DNS rebinding) sends that name."""
+    assert client.get("/api/runs", headers={"Host": "attacker.example"}).status_code == 400
+    assert client.get("/api/runs", headers={"Host": "localhost:8765"}).status_code == 200
+
+
+def test_code_grids_are_laid_out_as_the_grids_they_are(client):
+    runs = {r["name"]: r for r in client.get("/api/runs").json()}
+    assert runs["vq"]["tables"] == [{"name": "codes", "rows": 4, "cols": 4}]
+    assert [t["name"] for t in runs["vq2"]["tables"]] == ["top", "bottom"] and runs["vq2"]["code_shape"] == [2 * 2 + 4 * 4]
+    assert [(t["rows"], t["cols"]) for t in runs["vq2"]["tables"]] == [(2, 2), (4, 4)]
+    assert [t["name"] for t in runs["rvq"]["tables"]] == ["stage 1", "stage 2"] and runs["rvq"]["code_shape"] == [2, 4, 4]
+    books = client.get("/api/vq2/usage").json()["books"]
+    assert [b["name"] for b in books] == ["top", "bottom"] and [sum(b["counts"]) for b in books] == [60 * 4, 60 * 16]
+    codes = client.get("/api/rvq/image/0").json()["codes"]  # (S, h, w): a stack per cell
+    assert client.post("/api/rvq/decode_codes", json={"codes": codes}).status_code == 200
+    assert client.post("/api/rvq/decode_codes", json={"codes": codes[0]}).status_code == 400  # one stage is not a stack
+
+
+def test_a_port_in_use_is_refused_with_one_line(capsys, folders):
+    taken = loopback_socket(0)
+    try:
+        assert main(["explore", folders["vae"], "--no-browser", "--port", str(taken.getsockname()[1])]) == 2
+    finally:
+        taken.close()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--port" in err
 
 
 def test_only_loopback_clients_are_served(client):
     assert is_loopback(("127.0.0.1", 5000)) and is_loopback(("::1", 5000))
     assert not is_loopback(("192.168.1.7", 5000)) and not is_loopback(None) and not is_loopback(("example.org", 1))
-    remote = TestClient(client.app, client=("10.0.0.2", 40000))
+    remote = TestClient(client.app, client=("10.0.0.2", 40000), base_url=LOCAL)
     assert remote.get("/").status_code == 403 and remote.get("/api/runs").status_code == 403
 
 

@@ -20,7 +20,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("explore_browser")
     runs = open_runs([tiny_run(base / "vae", "vae", ["model.latent_dim=3"]), tiny_run(base / "ae", "ae", ["model.latent_dim=2"]),
                       tiny_run(base / "cvae", "cvae", ["model.latent_dim=2"]), tiny_vq_with_prior(base / "vq"),
-                      tiny_vq_with_prior(base / "vqc", conditional=True)])
+                      tiny_vq_with_prior(base / "vqc", conditional=True), tiny_vq_with_prior(base / "vq2", model="vqvae2")])
     srv, url = serve_in_background(runs)
     yield url
     srv.should_exit = True
@@ -58,7 +58,7 @@ def test_dragging_on_the_plane_changes_the_decoded_image(page):
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] - 30, box["y"] + box["height"] - 30, steps=8)
     page.mouse.up()
-    assert changed(page, "#decoded", first) != first
+    changed(page, "#decoded", first)
 
 
 def canvas(tab, selector: str) -> str:
@@ -70,6 +70,7 @@ def test_pca_axes_redraw_the_plane_and_name_them(page):
     page.select_option("#axes", "pca")
     page.wait_for_function("(b) => document.getElementById('plane').toDataURL() !== b", arg=before)
     assert page.locator("#dimpick").is_hidden()
+    assert [name[:3] for name in page.evaluate("main.plane.names")] == ["PC1", "PC2"]
 
 
 def test_clicking_two_points_picks_the_ends_of_the_interpolation(page):
@@ -92,7 +93,7 @@ def test_a_second_run_beside_the_first_has_its_own_plane_and_point(page):
     first = changed(page, "#decoded2", "")
     box = page.locator("#plane2").bounding_box()
     page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.2 * box["height"])
-    assert changed(page, "#decoded2", first) != first
+    changed(page, "#decoded2", first)
     assert page.inner_text("#name2").startswith("ae: ae")
 
 
@@ -110,16 +111,16 @@ def test_a_conditional_model_shows_the_point_as_each_class(page):
 def test_a_traversal_slider_changes_the_decoded_image(page):
     first = changed(page, "#decoded", "")
     page.locator("#sliders input").first.fill("3.5")
-    assert changed(page, "#decoded", first) != first
+    changed(page, "#decoded", first)
 
 
 def test_painting_a_code_cell_changes_the_decoded_grid(page):
     page.select_option("#run", "vq")
     first = changed(page, "#painted", "")
-    cell = page.locator("#grid td").first
+    cell = page.locator("#grids td").first
     page.fill("#paint", str((int(cell.inner_text()) + 1) % 16))
     cell.click()
-    assert changed(page, "#painted", first) != first
+    changed(page, "#painted", first)
     assert "of 16 codes used" in page.inner_text("#usageinfo")
 
 
@@ -128,8 +129,8 @@ def test_drawing_a_prior_sample_fills_the_grid_and_decodes_it(page):
     first = changed(page, "#painted", "")
     page.click("#draw")
     page.wait_for_selector("body[data-sampled='0']", timeout=20_000)
-    assert "?" not in page.inner_text("#grid")
-    assert changed(page, "#painted", first) != first
+    assert "?" not in page.inner_text("#grids")
+    changed(page, "#painted", first)
     assert int(page.evaluate("document.body.dataset.framesShown")) > 2  # decoded as it filled, not only at the end
 
 
@@ -140,7 +141,7 @@ def test_a_refused_value_shows_one_line_and_the_page_keeps_working(page):
     assert "\n" not in page.inner_text("#status")
     first = changed(page, "#decoded", "")
     page.locator("#sliders input").first.fill("-3.5")
-    assert changed(page, "#decoded", first) != first
+    changed(page, "#decoded", first)
     assert page.inner_text("#status") == ""  # the next answer clears it
     page.console_errors[:] = [e for e in page.console_errors if "status of 400" not in e]  # the browser logs the 400
 
@@ -152,4 +153,25 @@ def test_a_class_conditional_prior_is_sampled_for_the_class_chosen(page):
     page.fill("#pace", "0")
     page.click("#draw")
     page.wait_for_selector("body[data-sampled='0']", timeout=20_000)
-    assert changed(page, "#painted", first) != first
+    drawn = page.evaluate("fetch('/api/vqc/sample?seed=0&label=2').then((r) => r.json()).then((s) => s.frames.at(-1))")
+    assert page.get_attribute("#painted", "src") == drawn  # the class chosen, not another
+
+
+def test_vqvae2_codes_show_as_its_two_grids_and_a_sample_fills_both(page):
+    page.select_option("#run", "vq2")
+    page.wait_for_selector("#grids td")
+    assert page.locator("#grids caption").all_inner_texts() == ["top", "bottom"]
+    assert page.locator("#grids table").nth(1).locator("td").count() == 16
+    assert page.locator("#usagecharts canvas").count() == 2 and "top: " in page.inner_text("#usageinfo")
+    page.fill("#pace", "0")
+    page.click("#draw")
+    page.wait_for_selector("body[data-sampled='0']", timeout=20_000)
+    assert "?" not in page.inner_text("#grids")
+
+
+def test_switching_runs_quickly_shows_the_last_one_chosen(page):
+    page.select_option("#run", "ae")
+    page.select_option("#run", "vae")  # before the autoencoder's plane has arrived
+    page.wait_for_timeout(1500)
+    assert page.inner_text("#name1").startswith("vae:")
+    assert page.evaluate("[main.run.name, main.plane.origin.length, main.z.length]") == ["vae", 3, 3]

@@ -10,22 +10,25 @@ over the explored runs (session.py does the work).
     POST /api/{run}/decode              {"points": [[...], ...], "labels": [k, ...]} -> {"images": [data URL, ...]}
     POST /api/{run}/path                {"start", "end", "method"} -> {"path": [[...], ... 101 points]}
     POST /api/{run}/decode_codes        {"codes": [[...]]}         -> {"image": data URL}
-    GET  /api/{run}/usage               codebook usage counts
+    GET  /api/{run}/usage               codebook usage counts, per codebook
     GET  /api/{run}/sample?seed=..[&label=k]   a code grid drawn from the run's PixelCNN prior, and its frames
 
 A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
-only); a bad value gets 400 with one line of JSON, `{"error": ...}`; nothing a request
-sends can stop the server.
+only), and one naming another host than 127.0.0.1 or localhost gets 400 (a web page elsewhere
+cannot reach the API by pointing its own name at this machine); a bad value gets 400 with one
+line of JSON, `{"error": ...}`; nothing a request sends can stop the server.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import traceback
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
@@ -37,6 +40,7 @@ from vaelab.explore.session import ExploredRun
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1 << 16  # bytes of a request body: a 64 x 64 code grid as JSON fits many times
+HOST_NAMES = ("127.0.0.1", "localhost")  # the Host a request may name (any port)
 
 
 class LoopbackOnly:
@@ -71,8 +75,8 @@ async def _body(request: Request) -> dict:
         raise VaelabError(f"request body over {MAX_BODY} bytes")
     try:
         body = json.loads(raw or b"{}")
-    except json.JSONDecodeError:
-        raise VaelabError("the request body must be JSON") from None
+    except (ValueError, RecursionError):  # not JSON, nested too deep, or a number of thousands of digits
+        raise VaelabError("the request body must be JSON (of sensible depth and numbers)") from None
     if not isinstance(body, dict):
         raise VaelabError("the request body must be a JSON object")
     return body
@@ -87,15 +91,9 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
             raise VaelabError(f"no run called {name!r}; runs: {', '.join(runs)}")
         return runs[name]
 
-    async def answer(request: Request, work) -> JSONResponse:
-        try:
-            return JSONResponse(await work(request))
-        except VaelabError as e:
-            return JSONResponse({"error": str(e)}, 400)
-
     def route(path: str, work, methods=("GET",)) -> Route:
         async def endpoint(request: Request) -> JSONResponse:
-            return await answer(request, work)
+            return await _answer(request, work)
         return Route(path, endpoint, methods=list(methods))
 
     async def plane(r):
@@ -123,7 +121,7 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
         return run_of(r).sample_codes(_int(r.query_params.get("seed", "0")), None if label is None else _int(label))
 
     async def usage(r):
-        return {"counts": run_of(r).usage()}
+        return {"books": run_of(r).usage()}
 
     async def summaries(r):
         return [run.summary() for run in runs.values()]
@@ -136,7 +134,20 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
               route("/api/{run}/decode", decode, ["POST"]), route("/api/{run}/path", path, ["POST"]),
               route("/api/{run}/decode_codes", decode_codes, ["POST"]), route("/api/{run}/usage", usage),
               route("/api/{run}/sample", sample)]
-    return Starlette(routes=routes, middleware=[Middleware(LoopbackOnly)])
+    # TrustedHost: a page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) is refused
+    guards = [Middleware(LoopbackOnly), Middleware(TrustedHostMiddleware, allowed_hosts=list(HOST_NAMES))]
+    return Starlette(routes=routes, middleware=guards)
+
+
+async def _answer(request: Request, work) -> JSONResponse:
+    """`work`'s answer to `request` as JSON; a VaelabError as 400 and one line, any other fault as 500."""
+    try:
+        return JSONResponse(await work(request))
+    except VaelabError as e:
+        return JSONResponse({"error": str(e)}, 400)
+    except Exception as e:  # a fault of the explorer's own: the traceback to the terminal, one line to the page
+        traceback.print_exc()
+        return JSONResponse({"error": f"internal error ({type(e).__name__}); the terminal has the details"}, 500)
 
 
 def _int(text: str) -> int:

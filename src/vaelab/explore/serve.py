@@ -1,17 +1,20 @@
 """Open run folders for the explorer and serve them on this machine only.
 
 The server binds 127.0.0.1 (the app refuses any other client as well), on the port asked for
-or a free one the system picks; it prints the address, opens a browser when one is
-available, and stops on Ctrl-C (uvicorn's own signal handling: the requests in flight end,
-then the socket closes).
+or a free one the system picks; it prints the address, opens a browser when one is available
+(once the server answers), and stops on Ctrl-C (uvicorn's own signal handling: the requests
+in flight end, then the socket closes).
 """
 
 from __future__ import annotations
 
 import socket
+import threading
+import time
 import webbrowser
 from pathlib import Path
 
+from vaelab.errors import ConfigError
 from vaelab.explore.session import ExploredRun
 
 HOST = "127.0.0.1"
@@ -35,7 +38,12 @@ def loopback_socket(port: int = 0) -> socket.socket:
     # separately, and with Nagle's algorithm the body waited for the client's delayed ACK,
     # about 40 ms a frame (benchmarks/explorer_latency.py measured it: 45 ms, then 1-4 ms).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((HOST, port))
+    try:
+        sock.bind((HOST, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"port {port} on {HOST} cannot be used ({e.strerror}): choose another with --port, "
+                          f"or 0 for a free one") from None
     # Listening from here on, so that a browser opened (or a client started) before uvicorn
     # runs waits in the backlog instead of being refused.
     sock.listen(128)
@@ -57,9 +65,6 @@ def explorer_server(runs: dict[str, ExploredRun], port: int = 0):
 def serve_in_background(runs: dict[str, ExploredRun]):
     """Start the explorer in a daemon thread on a free loopback port, for scripts and tests:
     (the uvicorn server, set its should_exit to stop it; the page's URL)."""
-    import threading
-    import time
-
     server, sock, url = explorer_server(runs)
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
@@ -72,5 +77,14 @@ def serve(runs: dict[str, ExploredRun], port: int = 0, open_browser: bool = True
     server, sock, url = explorer_server(runs, port)
     print(f"vaelab explorer: {url}  ({', '.join(runs)}; Ctrl-C stops it)", flush=True)
     if open_browser:
-        webbrowser.open(url)  # False, and nothing else, when no browser is available
+        # From a thread, once the server answers: a text-mode browser (what webbrowser picks
+        # without a display) would otherwise hold this thread before the server ever ran.
+        threading.Thread(target=_open_browser_when_started, args=(server, url), daemon=True).start()
     server.run(sockets=[sock])
+
+
+def _open_browser_when_started(server, url: str) -> None:
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    if server.started:
+        webbrowser.open(url)  # False, and nothing else, when no browser is available

@@ -49,14 +49,16 @@ def png_data_url(image: Tensor, scale: int = PREVIEW_SCALE) -> str:
 
 
 def _number(value, what: str, bound: float = MAX_COORD) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) > bound:
-        raise ConfigError(f"{what} must be a finite number in [-{bound:g}, {bound:g}], got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= bound:
+        return float(value)  # (a huge int would overflow math.isfinite)
+    if not isinstance(value, float) or not math.isfinite(value) or abs(value) > bound:
+        raise ConfigError(f"{what} must be a finite number in [-{bound:g}, {bound:g}], got {value!r:.40}")
     return float(value)
 
 
 def _index(value, size: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-        raise ConfigError(f"{what} must be an integer in 0..{size - 1}, got {value!r}")
+        raise ConfigError(f"{what} must be an integer in 0..{size - 1}, got {value!r:.40}")
     return value
 
 
@@ -71,12 +73,17 @@ class ExploredRun:
                                   f"of codes; model {model_name(self.model)!r} has neither")
         data, _ = load_dataset(run_config(folder).data).held_out_or_train()
         self.data = data.subset(slice(0, MAX_POINTS))
+        self.images = self.data.images.float() / 255  # (N, C, H, W) in [0, 1]
         self.labels = self.data.labels
         self.kind = "latent" if isinstance(self.model, LatentVectorModel) else "codes"
-        self.codes = posterior_means(self.model, self.data.images, self._labels()) if self.kind == "latent" else None
         self._held_out_codes: Tensor | None = None  # a code grid model's, on first use
+        if self.kind == "latent":
+            self.codes = posterior_means(self.model, self.data.images, self._held_out_labels())  # (N, D)
+            self.activity = dimension_activity(self.model, self.images, self._held_out_labels())  # (D,)
+            self.limits = self.codes.abs().amax(0).ceil() + 1  # (D,) each traversal slider's reach
 
-    def _labels(self) -> Tensor | None:
+    def _held_out_labels(self) -> Tensor | None:
+        """The held-out labels when the model takes labels, else None."""
         return self.labels if self.model.conditional else None
 
     def summary(self) -> dict:
@@ -85,12 +92,13 @@ class ExploredRun:
                "conditional": bool(self.model.conditional), "classes": self.model.num_classes,
                "class_names": self.data.class_names}
         if self.kind == "latent":
-            activity = dimension_activity(self.model, self.data.images.float() / 255, self._labels())
-            out |= {"latent_dim": self.codes.shape[1], "order": activity.argsort(descending=True).tolist(),
-                    "activity": [round(float(a), 4) for a in activity]}
+            out |= {"latent_dim": self.codes.shape[1], "order": self.activity.argsort(descending=True).tolist(),
+                    "activity": [round(float(a), 4) for a in self.activity],
+                    "limits": [max(4.0, float(v)) for v in self.limits]}
         else:
-            out |= {"grid": list(self.model.grid), "num_codes": self.model.num_codes,
-                    "code_shape": list(self.model.code_shape), "can_sample": self.model.can_sample}
+            tables = [{"name": name, "rows": h, "cols": w} for name, (h, w) in self.model.code_tables()]
+            out |= {"num_codes": self.model.num_codes, "code_shape": list(self.model.code_shape), "tables": tables,
+                    "can_sample": self.model.can_sample}
         return out
 
     # ---- latent vector models ----------------------------------------------------------
@@ -139,10 +147,10 @@ class ExploredRun:
             raise ConfigError(f"each latent point must be a list of {d} numbers (the latent dimension)")
         points = torch.tensor([[_number(v, f"z[{i}]") for i, v in enumerate(z)] for z in zs])  # (B, D)
         with torch.inference_mode():
-            images = self.model.decode(points, self._labels_of(labels, len(zs)))  # (B, C, H, W)
+            images = self.model.decode(points, self._request_labels(labels, len(zs)))  # (B, C, H, W)
         return [png_data_url(image) for image in images]
 
-    def _labels_of(self, labels, count: int) -> Tensor | None:
+    def _request_labels(self, labels, count: int) -> Tensor | None:
         """A request's class labels as the model takes them (None for unconditional models)."""
         if not self.model.conditional:
             return None
@@ -154,7 +162,7 @@ class ExploredRun:
         """Held-out image `index`: its picture, its code (posterior mean) and its label."""
         self._require_latent("an image's code")
         i = _index(index, len(self.data), "index")
-        return {"image": png_data_url(self.data.images[i].float() / 255), "z": self.codes[i].tolist(),
+        return {"image": png_data_url(self.images[i]), "z": self.codes[i].tolist(),
                 "label": None if self.labels is None else int(self.labels[i])}
 
     def path(self, start, end, method: str = "slerp") -> list[list[float]]:
@@ -162,7 +170,7 @@ class ExploredRun:
         101 points, the page's slider picks one."""
         self._require_latent("interpolation")
         i, j = _index(start, len(self.data), "start"), _index(end, len(self.data), "end")
-        if method not in INTERPOLATIONS:
+        if not isinstance(method, str) or method not in INTERPOLATIONS:
             raise ConfigError(f"method must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
         return INTERPOLATIONS[method](self.codes[i], self.codes[j], PATH_STEPS).tolist()
 
@@ -177,17 +185,18 @@ class ExploredRun:
         self._require_codes("an image's code grid")
         i = _index(index, len(self.data), "index")
         with torch.inference_mode():
-            codes = self.model.encode_codes(self.data.images[i:i + 1].float() / 255)[0]
-        return {"image": png_data_url(self.data.images[i].float() / 255), "codes": codes.tolist()}
+            codes = self.model.encode_codes(self.images[i:i + 1])[0]
+        return {"image": png_data_url(self.images[i]), "codes": codes.tolist()}
 
     def decode_codes(self, codes) -> str:
         """The image of a code grid (nested lists of integers in 0..num_codes-1), as a PNG data URL."""
         self._require_codes("decoding codes")
         try:
-            grid = torch.tensor(codes, dtype=torch.int64)
-        except (TypeError, ValueError, OverflowError):
+            grid = torch.tensor(codes)  # integers only: no dtype, so that 1.5 or true is refused, not rounded
+        except (TypeError, ValueError, OverflowError, RuntimeError):
             raise ConfigError(f"codes must be nested lists of integers of shape {list(self.model.code_shape)}") from None
-        if list(grid.shape) != list(self.model.code_shape) or grid.min() < 0 or grid.max() >= self.model.num_codes:
+        if grid.dtype != torch.int64 or list(grid.shape) != list(self.model.code_shape) or grid.min() < 0 \
+                or grid.max() >= self.model.num_codes:
             raise ConfigError(f"codes must have shape {list(self.model.code_shape)} and values in "
                               f"0..{self.model.num_codes - 1}")
         with torch.inference_mode():
@@ -197,7 +206,7 @@ class ExploredRun:
         """The held-out images' codes, int64 [N, *code_shape] (computed once)."""
         if self._held_out_codes is None:
             with torch.inference_mode():
-                self._held_out_codes = self.model.encode_codes(self.data.images.float() / 255)
+                self._held_out_codes = self.model.encode_codes(self.images)
         return self._held_out_codes
 
     def sample_codes(self, seed, label=None) -> dict:
@@ -213,9 +222,10 @@ class ExploredRun:
         self._require_codes("sampling codes")
         if not self.model.can_sample:
             raise CapabilityError(f"{self.name} has no code prior yet: train one with `vaelab prior train {self.folder}`")
-        if self.model.conditional and label is None:
-            raise ConfigError(f"{self.name}'s prior is class-conditional: say which class to draw (label=k)")
-        labels = self._labels_of(None if label is None else [label], 1)  # (1,), or None
+        if self.model.conditional != (label is not None):
+            raise ConfigError(f"{self.name}'s prior is " + ("class-conditional: say which class to draw (label=k)"
+                                                            if self.model.conditional else "not class-conditional: no label"))
+        labels = self._request_labels(None if label is None else [label], 1)  # (1,), or None
         generator = torch.Generator().manual_seed(_index(seed, 2**32, "seed"))
         with torch.inference_mode():
             codes = self.model.prior.sample(1, self.model.code_shape, labels=labels, generator=generator)[0]  # (*code_shape)
@@ -228,7 +238,12 @@ class ExploredRun:
             images = self.model.decode_codes(grids.view(len(shown), *self.model.code_shape))  # (F, C, H, W)
         return {"codes": codes.tolist(), "shown": shown.tolist(), "frames": [png_data_url(im) for im in images]}
 
-    def usage(self) -> list[int]:
-        """How often each codeword is used by the held-out images' codes."""
+    def usage(self) -> list[dict]:
+        """How often each codeword is used by the held-out images' codes: one {"name", "counts"}
+        per codebook (VQ-VAE-2's top and bottom, a residual quantizer's stages, or just one)."""
         self._require_codes("codebook usage")
-        return self.model.count_codes(self.held_out_codes()).tolist()
+        counts = self.model.count_codes(self.held_out_codes())  # (books K,)
+        books = counts.numel() // self.model.num_codes
+        tables = [name for name, _ in self.model.code_tables()]
+        names = tables if len(tables) == books else ["codebook"] if books == 1 else [f"codebook {b + 1}" for b in range(books)]
+        return [{"name": name, "counts": part.tolist()} for name, part in zip(names, counts.view(books, -1))]

@@ -265,6 +265,14 @@ class CodeGridModel(ABC):
         """How often each codeword was used in `codes` (as encode_codes returns them): int64
         [number of codewords], the counts usage and perplexity are read from."""
 
+    def code_tables(self) -> list[tuple[str, tuple[int, int]]]:
+        """How one image's codes, flattened in `code_shape`'s order, lay out as 2-D grids for a
+        person to look at: (name, (h, w)) per grid, in that order. An (h, w) grid is one table,
+        an (S, h, w) stack S tables, one per stage; joined levels say their own."""
+        if len(self.code_shape) == 3:
+            return [(f"stage {s + 1}", tuple(self.code_shape[1:])) for s in range(self.code_shape[0])]
+        return [("codes", tuple(self.code_shape))]
+
 
 class TrainingSetSized(ABC):
     """A model whose objective needs the size N of its training set (beta-TCVAE's

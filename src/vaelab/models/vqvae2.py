@@ -95,6 +95,10 @@ class VQVAE2(CodeModel, HasCritic):
     def codes_per_position(self) -> int:
         return 1
 
+    def code_tables(self) -> list[tuple[str, tuple[int, int]]]:
+        """The joined codes as the two grids they are: the top level's, then the bottom's."""
+        return [("top", self._grids[0]), ("bottom", self._grids[1])]
+
     def make_prior(self, config: PixelCNNConfig) -> CodePrior:
         return TwoLevelPrior(self.num_codes, *self._grids, config)
 
