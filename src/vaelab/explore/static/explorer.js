@@ -154,9 +154,10 @@ async function openBeside() {
   if (!other) return;
   $("label2box").hidden = !other.conditional;
   if (other.conditional) options($("label2"), [...Array(other.classes).keys()], other.class_names);
-  const start = (await api(runPath(other, "image/0"))).z;  // the other run starts at held-out image 0's code
+  const start = await api(runPath(other, "image/0"));  // the other run starts at held-out image 0's code
   if (!(await beside.load(other, planeQuery(other)))) return;
-  beside.z = start;
+  beside.z = start.z;
+  if (other.conditional && start.label !== null) $("label2").value = start.label;  // and its label
   besideMoved();
 }
 
