@@ -291,17 +291,18 @@ def quantizers(ctx: Context) -> None:
 
 
 def _vqvae_with_prior(ctx: Context):
-    """The VQ-VAE of 5 epochs with its PixelCNN prior (5 epochs), both trained once per run of this script."""
+    """The VQ-VAE of 5 epochs with its PixelCNN prior (5 epochs), both trained once per run of this
+    script: (model, held-out data), as Context.train gives."""
     if "vqvae+prior" not in ctx.trained:
-        ctx.train("vqvae", "mnist_vqvae", ["train.epochs=5"])
+        _, held = ctx.train("vqvae", "mnist_vqvae", ["train.epochs=5"])
         train_prior(ctx.runs / "vqvae", ["train.epochs=1" if ctx.quick else "train.epochs=5", "train.progress=false"])
-        ctx.trained["vqvae+prior"] = vaelab.load(ctx.runs / "vqvae")
+        ctx.trained["vqvae+prior"] = vaelab.load(ctx.runs / "vqvae"), held
     return ctx.trained["vqvae+prior"]
 
 
 def vqvae_prior(ctx: Context) -> None:
     """A VQ-VAE decoding uniformly random code grids, beside grids its PixelCNN prior samples."""
-    model = _vqvae_with_prior(ctx)
+    model, _ = _vqvae_with_prior(ctx)
     g = torch.Generator().manual_seed(0)
     codes = model.encode_codes(torch.zeros(16, 1, 28, 28))  # for the grid's shape
     num_codes = vaelab.run_config(ctx.runs / "vqvae").model.num_codes

@@ -67,8 +67,7 @@ def serve_in_background(runs: dict[str, ExploredRun]):
     (the uvicorn server, set its should_exit to stop it; the page's URL)."""
     server, sock, url = explorer_server(runs)
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    _wait_until_started(server)
     return server, url
 
 
@@ -84,7 +83,12 @@ def serve(runs: dict[str, ExploredRun], port: int = 0, open_browser: bool = True
 
 
 def _open_browser_when_started(server, url: str) -> None:
+    if _wait_until_started(server):
+        webbrowser.open(url)  # False, and nothing else, when no browser is available
+
+
+def _wait_until_started(server) -> bool:
+    """Wait until the uvicorn `server` answers (True) or is told to stop first (False)."""
     while not server.started and not server.should_exit:
         time.sleep(0.05)
-    if server.started:
-        webbrowser.open(url)  # False, and nothing else, when no browser is available
+    return server.started

@@ -76,11 +76,15 @@ class ExploredRun:
         self.images = self.data.images.float() / 255  # (N, C, H, W) in [0, 1]
         self.labels = self.data.labels
         self.kind = "latent" if isinstance(self.model, LatentVectorModel) else "codes"
-        self._held_out_codes: Tensor | None = None  # a code grid model's, on first use
         if self.kind == "latent":
             self.codes = posterior_means(self.model, self.data.images, self._held_out_labels())  # (N, D)
             self.activity = dimension_activity(self.model, self.images, self._held_out_labels())  # (D,)
-            self.limits = self.codes.abs().amax(0).ceil() + 1  # (D,) each traversal slider's reach
+            self.limits = (self.codes.abs().amax(0).ceil() + 1).clamp_min(4.0)  # (D,) each traversal slider's reach
+        else:
+            with torch.inference_mode():
+                self.code_counts = self.model.count_codes(self.model.encode_codes(self.images))  # (books K,)
+                black = torch.zeros(1, *self.images.shape[1:])  # (1, C, H, W)
+                self.blank_codes = self.model.encode_codes(black).flatten()  # (P,) a black image's codes
 
     def _held_out_labels(self) -> Tensor | None:
         """The held-out labels when the model takes labels, else None."""
@@ -94,7 +98,7 @@ class ExploredRun:
         if self.kind == "latent":
             out |= {"latent_dim": self.codes.shape[1], "order": self.activity.argsort(descending=True).tolist(),
                     "activity": [round(float(a), 4) for a in self.activity],
-                    "limits": [max(4.0, float(v)) for v in self.limits]}
+                    "limits": self.limits.tolist()}
         else:
             tables = [{"name": name, "rows": h, "cols": w} for name, (h, w) in self.model.code_tables()]
             out |= {"num_codes": self.model.num_codes, "code_shape": list(self.model.code_shape), "tables": tables,
@@ -142,7 +146,7 @@ class ExploredRun:
         self._require_latent("decoding latent points")
         d = self.codes.shape[1]
         if not isinstance(zs, list) or not 1 <= len(zs) <= MAX_BATCH:
-            raise ConfigError(f"z must be a list of 1 to {MAX_BATCH} latent points")
+            raise ConfigError(f"points must be a list of 1 to {MAX_BATCH} latent points")
         if any(not isinstance(z, list) or len(z) != d for z in zs):
             raise ConfigError(f"each latent point must be a list of {d} numbers (the latent dimension)")
         points = torch.tensor([[_number(v, f"z[{i}]") for i, v in enumerate(z)] for z in zs])  # (B, D)
@@ -202,13 +206,6 @@ class ExploredRun:
         with torch.inference_mode():
             return png_data_url(self.model.decode_codes(grid[None])[0])
 
-    def held_out_codes(self) -> Tensor:
-        """The held-out images' codes, int64 [N, *code_shape] (computed once)."""
-        if self._held_out_codes is None:
-            with torch.inference_mode():
-                self._held_out_codes = self.model.encode_codes(self.images)
-        return self._held_out_codes
-
     def sample_codes(self, seed, label=None) -> dict:
         """A code grid drawn from the run's prior (seed: an integer; label: the class, for a
         class-conditional prior), and pictures of it filling.
@@ -229,12 +226,10 @@ class ExploredRun:
         generator = torch.Generator().manual_seed(_index(seed, 2**32, "seed"))
         with torch.inference_mode():
             codes = self.model.prior.sample(1, self.model.code_shape, labels=labels, generator=generator)[0]  # (*code_shape)
-            black = torch.zeros(1, *self.data.images.shape[1:])  # (1, C, H, W)
-            filler = self.model.encode_codes(black).flatten()  # (P,) a black image's codes
             cells = codes.numel()
             shown = torch.linspace(0, cells, min(cells, MAX_FRAMES) + 1).round().long().unique()  # (F,)
             drawn = torch.arange(cells)[None, :] < shown[:, None]  # (F, P): which cells each frame has
-            grids = torch.where(drawn, codes.flatten()[None, :], filler[None, :])  # (F, P)
+            grids = torch.where(drawn, codes.flatten()[None, :], self.blank_codes[None, :])  # (F, P)
             images = self.model.decode_codes(grids.view(len(shown), *self.model.code_shape))  # (F, C, H, W)
         return {"codes": codes.tolist(), "shown": shown.tolist(), "frames": [png_data_url(im) for im in images]}
 
@@ -242,7 +237,7 @@ class ExploredRun:
         """How often each codeword is used by the held-out images' codes: one {"name", "counts"}
         per codebook (VQ-VAE-2's top and bottom, a residual quantizer's stages, or just one)."""
         self._require_codes("codebook usage")
-        counts = self.model.count_codes(self.held_out_codes())  # (books K,)
+        counts = self.code_counts  # (books K,)
         books = counts.numel() // self.model.num_codes
         tables = [name for name, _ in self.model.code_tables()]
         names = tables if len(tables) == books else ["codebook"] if books == 1 else [f"codebook {b + 1}" for b in range(books)]

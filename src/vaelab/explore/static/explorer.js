@@ -153,7 +153,7 @@ async function openBeside() {
   $("besidepanel").hidden = !other;
   if (!other) return;
   $("label2box").hidden = !other.conditional;
-  if (other.conditional) options($("label2"), [...Array(other.classes).keys()], other.class_names);
+  if (other.conditional) classOptions($("label2"), other);
   const start = await api(runPath(other, "image/0"));  // the other run starts at held-out image 0's code
   if (!(await beside.load(other, planeQuery(other)))) return;
   beside.z = start.z;
@@ -297,6 +297,7 @@ function options(select, values, names) {
   select.innerHTML = "";
   values.forEach((v, i) => select.append(new Option(names ? names[i] : String(v), v)));
 }
+const classOptions = (select, r) => options(select, [...Array(r.classes).keys()], r.class_names);
 async function openLatent(r) {
   options($("xdim"), [...Array(r.latent_dim).keys()]); options($("ydim"), [...Array(r.latent_dim).keys()]);
   [$("xdim").value, $("ydim").value] = defaultDims(r);
@@ -304,7 +305,7 @@ async function openLatent(r) {
   if (r.latent_dim < 2) $("axes").value = "dims";
   $("dimpick").hidden = $("axes").value === "pca";
   $("classbox").hidden = !r.conditional;
-  if (r.conditional) options($("label"), [...Array(r.classes).keys()], r.class_names);
+  if (r.conditional) classOptions($("label"), r);
   const others = state.runs.filter((o) => o.kind === "latent" && o !== r);
   options($("beside"), ["", ...others.map((o) => o.name)], ["no other run", ...others.map((o) => o.name)]);
   $("besidebox").hidden = others.length === 0;
@@ -325,7 +326,7 @@ async function openCodes(r) {
   $("cindex").value = clampIndex($("cindex").value, r);
   $("prior").hidden = !r.can_sample;
   $("priorlabelbox").hidden = !r.conditional;
-  if (r.conditional) options($("priorlabel"), [...Array(r.classes).keys()], r.class_names);
+  if (r.conditional) classOptions($("priorlabel"), r);
   await showGrid(Number($("cindex").value));
   await drawUsage();
 }
