@@ -445,11 +445,14 @@ def _explorer_code_views(page, out: Path) -> None:
     page.locator("#grids td").nth(24).click()
     page.wait_for_timeout(500)
     _shoot(page, ["#codegrid", "#usagebox"], out / "explorer_codes.png")
-    page.fill("#pace", "20")
+    # Stopped after exactly 25 codes: the page reads the pace at each code, so 60 s set while it
+    # waits its 400 ms after code 24 holds it after code 25 (slow enough that the script is never late).
+    page.fill("#pace", "400")
     page.click("#draw")
     page.wait_for_function("() => Number(document.body.dataset.revealed) >= 24")  # about half the grid
-    page.fill("#pace", "60000")  # the page reads it at each code: it waits a minute before the next one
-    page.wait_for_timeout(300)
+    page.fill("#pace", "60000")
+    page.wait_for_function("() => Number(document.body.dataset.revealed) >= 25")
+    page.wait_for_timeout(100)
     page.fill("#pace", "40")  # (the minute's wait has begun) as the page would show it
     _shoot(page, ["#codegrid", "#prior"], out / "explorer_sampling.png")
 
@@ -466,7 +469,12 @@ def explorer_views(ctx: Context) -> None:
     _vae16(ctx)
     ctx.train("cvae", "mnist_cvae")
     _vqvae_with_prior(ctx)
-    server, url = serve_in_background(open_runs([str(ctx.runs / name) for name in ("vae2", "ae2", "vae16", "cvae", "vqvae")]))
+    runs = open_runs([str(ctx.runs / name) for name in ("vae2", "ae2", "vae16", "cvae", "vqvae")])
+    for name in ("vae2", "ae2"):  # the numbers the guide quotes beside the side-by-side screenshot
+        codes = runs[name].codes  # (N, 2): held-out posterior means (the autoencoder's codes)
+        print(f"  {name} held-out codes: mean {codes.mean(0).tolist()}, std {codes.std(0).tolist()}, "
+              f"min {codes.min(0).values.tolist()}, max {codes.max(0).values.tolist()}", flush=True)
+    server, url = serve_in_background(runs)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"])
