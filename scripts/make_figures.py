@@ -224,13 +224,10 @@ def quantizer_cells(ctx: Context) -> None:
     """In 2-D: FSQ's cells (a warped grid) and a two-stage residual VQ's coarse cells and fine points."""
     u = torch.linspace(-3, 3, 240)
     grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)  # (240^2, 2)
-    fsq = FiniteScalarQuantizer(num_codes=20, code_dim=2, levels=[5, 4])
-    with torch.no_grad():  # the input projection made the identity, to show the levels themselves
-        fsq.project_in.weight.copy_(torch.eye(2))
-        fsq.project_in.bias.zero_()
+    fsq = FiniteScalarQuantizer(levels=[5, 4], channels_first=True)  # no dim: no projection, the levels themselves
     g = torch.Generator().manual_seed(0)
     data = torch.randn(4096, 2, generator=g) * torch.tensor([1.0, 0.6])
-    rvq = ResidualVectorQuantizer(num_codes=4, code_dim=2, stages=2, dead_code_steps=0)
+    rvq = ResidualVectorQuantizer(dim=2, codebook_size=4, num_quantizers=2, dead_code_steps=0, channels_first=True)
     rvq.train()
     for _ in range(1 if ctx.quick else 50):
         rvq(data.view(-1, 2, 1, 1))  # (B, D, 1, 1): one-position grids; EMA updates in training mode

@@ -24,10 +24,12 @@ RANK = {
     "vaelab.report": 8,
     "vaelab.explore": 8,  # the latent explorer: beside the report, both read runs
     "vaelab.cli": 9,
+    "vaelab.quantizers": 10,  # the quantizer layers under their short names (VQ, FSQ, ...): a facade
     "vaelab": 10,  # the package's facade: load, train, ...
     "vaelab.__main__": 10,  # python -m vaelab: the command
 }
-TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "config.py", "crashpoints.py", "errors.py", "files.py", "version.py"}
+TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "config.py", "crashpoints.py", "errors.py", "files.py",
+                     "quantizers.py", "version.py"}
 MAX_FUNCTION_LINES = 60
 
 

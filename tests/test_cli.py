@@ -57,6 +57,7 @@ def test_resume_extends_a_finished_run(run, capsys):
     [
         (["sample", "no/such/run"], "not found"),
         (["train", "no_such.yaml"], "not found"),
+        (["train", "no_such_config"], "nor a shipped config named no_such_config (list them: vaelab configs)"),
         (["interpolate", "{run}", "--from", "0", "--to", "9999"], "out of range"),
         (["train", "{config}", "model.latnt=3"], "latnt"),
         (["train", "{config}", "--out", "{run}"], "already holds a run"),
@@ -105,3 +106,21 @@ def test_plot_draws_every_picture_that_applies(run, capsys):
     assert "manifold: the manifold grid needs a 2-D latent space" in out
     assert main(["plot", str(run), "manifold"]) == 2  # asked for by name: an error
     assert main(["plot", str(run), "histogram"]) == 2
+
+
+def test_configs_lists_each_shipped_config_on_one_line(capsys):
+    from vaelab.runs.shipped import shipped_configs
+
+    assert main(["configs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(shipped_configs())
+    quickstart = next(line for line in lines if line.startswith("quickstart "))
+    assert "generated shapes" in quickstart
+
+
+def test_train_finds_a_shipped_config_by_name_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no quickstart.yaml here
+    tiny = ["data.num_samples=64", "data.val=16", "data.image_size=16", "train.epochs=1", "train.batch_size=16", "train.progress=false"]
+    assert main(["train", "quickstart.yaml", *tiny]) == 0
+    assert "run folder: runs/quickstart" in capsys.readouterr().out
+    assert (tmp_path / "runs/quickstart/best.safetensors").is_file()

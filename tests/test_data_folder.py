@@ -134,5 +134,5 @@ def test_load_dataset_dispatches_folder_names(tmp_path):
     assert s.train.class_names == ["even", "odd"] and s.val.labels.tolist() == [1, 1]
     assert set(s.train.images.unique().tolist()) <= {0, 255}  # static binarization applies
     assert s.train.name == f"folder:{tmp_path / 'imgs'}"
-    with pytest.raises(ConfigError, match="names no folder"):
-        load_dataset(DataConfig(name="folder:"))
+    with pytest.raises(ConfigError, match="data.name must be one of .* or folder:..., got 'folder:'"):
+        DataConfig(name="folder:")  # refused as it is made, before any loading

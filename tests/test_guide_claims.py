@@ -72,7 +72,8 @@ def test_a_gaussian_likelihood_of_variance_c_weighs_the_kl_by_lambda_equal_2c():
 def test_the_ema_codebook_update_reaches_the_batch_mean_of_its_assigned_vectors():
     # With the same batch again and again, N_i -> n_i and m_i -> sum of its vectors, so
     # e_i = m_i / N_i -> the mean of the encoder outputs assigned to code i.
-    q = EMAVectorQuantizer(num_codes=2, code_dim=2, decay=0.8, epsilon=0.0, kmeans_init=False, dead_code_steps=0)
+    q = EMAVectorQuantizer(dim=2, codebook_size=2, decay=0.8, epsilon=0.0, kmeans_init=False, dead_code_steps=0,
+                           channels_first=True)
     q.codebook.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
     q.embed_sum.copy_(q.codebook)
     q.train()

@@ -15,8 +15,8 @@ from vaelab.models.quantizers import EMAVectorQuantizer, Quantizer, VectorQuanti
 
 
 def quantizer(ema=True, **kw):
-    """A small quantizer of the family: the EMA one by default, the loss-trained one with ema=False."""
-    base = dict(num_codes=4, code_dim=2, kmeans_init=False, dead_code_steps=0)
+    """A small quantizer of the family on [B, D, ...]: the EMA one by default, the loss-trained one with ema=False."""
+    base = dict(dim=2, codebook_size=4, kmeans_init=False, dead_code_steps=0, channels_first=True)
     return (EMAVectorQuantizer if ema else VectorQuantizer)(**{**base, **kw})
 
 
@@ -46,7 +46,7 @@ def test_codebook_loss_moves_only_the_codebook_and_commitment_only_the_encoder()
 
 
 def test_ema_update_matches_its_formula_on_a_hand_computed_example():
-    q = quantizer(num_codes=2, code_dim=1, decay=0.5, epsilon=0.0)
+    q = quantizer(dim=1, codebook_size=2, decay=0.5, epsilon=0.0)
     q.codebook.copy_(torch.tensor([[0.0], [10.0]]))
     q.embed_sum.copy_(q.codebook)
     q.train()
@@ -56,7 +56,7 @@ def test_ema_update_matches_its_formula_on_a_hand_computed_example():
     assert torch.allclose(q.embed_sum, torch.tensor([[1.5], [9.5]]))
     assert torch.allclose(q.codebook, torch.tensor([[1.0], [9.5]]))  # m / N (no smoothing with eps = 0)
     # Laplace smoothing: N~_i = (N_i + eps) / (N + K eps) * N
-    r = quantizer(num_codes=2, code_dim=1, decay=0.5, epsilon=0.5)
+    r = quantizer(dim=1, codebook_size=2, decay=0.5, epsilon=0.5)
     r.codebook.copy_(torch.tensor([[0.0], [10.0]]))
     r.embed_sum.copy_(r.codebook)
     r.train()
@@ -81,7 +81,7 @@ def test_an_unused_code_keeps_its_vector_under_ema():
 def test_chunked_and_full_searches_agree():
     torch.manual_seed(0)
     z = torch.randn(5, 8, 6, 6)
-    small, full = quantizer(num_codes=64, code_dim=8, chunk_size=7), quantizer(num_codes=64, code_dim=8)
+    small, full = quantizer(dim=8, codebook_size=64, chunk_size=7), quantizer(dim=8, codebook_size=64)
     full.codebook.copy_(small.codebook)
     small.eval(), full.eval()
     assert torch.equal(small(z).codes, full(z).codes)
@@ -103,7 +103,7 @@ def test_a_dead_code_is_restarted_at_an_encoder_output():
 
 def test_kmeans_initialisation_uses_every_code_on_the_first_batch():
     torch.manual_seed(0)
-    q = quantizer(num_codes=16, code_dim=3, kmeans_init=True)
+    q = quantizer(dim=3, codebook_size=16, kmeans_init=True)
     q.train()
     z = torch.randn(10, 3, 4, 4)
     q.reset_usage()
@@ -111,11 +111,11 @@ def test_kmeans_initialisation_uses_every_code_on_the_first_batch():
     assert bool(q.initialized)
     assert q.usage_stats()["usage"] == 1.0
     with pytest.raises(ConfigError, match="k-means"):
-        quantizer(num_codes=64, code_dim=3, kmeans_init=True).train()(torch.randn(1, 3, 2, 2))
+        quantizer(dim=3, codebook_size=64, kmeans_init=True).train()(torch.randn(1, 3, 2, 2))
 
 
 def test_usage_and_perplexity():
-    q = quantizer(num_codes=4, code_dim=1)
+    q = quantizer(dim=1, codebook_size=4)
     q.usage_counts.copy_(torch.tensor([5.0, 5.0, 5.0, 5.0]))
     assert q.usage_stats() == {"usage": 1.0, "perplexity": pytest.approx(4.0)}
     q.usage_counts.copy_(torch.tensor([7.0, 0.0, 0.0, 0.0]))

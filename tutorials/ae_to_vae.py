@@ -23,7 +23,6 @@ if (MNIST / "t10k-images-idx3-ubyte.gz").exists():
     data = ["data.name=mnist", f"data.root={MNIST}", "data.split=test", "data.val=1000", "data.binarize=static"]
 else:
     data = ["data.name=shapes", "data.image_size=28", "data.num_samples=10000", "data.val=1000"]
-CONFIGS = Path(vaelab.__file__).resolve().parents[2] / "configs"
 
 # %% [markdown]
 # ## Two models, one difference
@@ -36,7 +35,7 @@ def train(name: str, config: str):
     keys = data + ["model.latent_dim=2", "train.progress=false", "train.epochs=1" if QUICK else "train.epochs=10"]
     if QUICK:
         keys += ["data.limit=300", "data.val=100"]
-    cfg = vaelab.load_config(CONFIGS / f"{config}.yaml", keys)
+    cfg = vaelab.load_config(config, keys)
     vaelab.train(cfg, f"runs/{name}")
     return vaelab.load(f"runs/{name}"), load_dataset(cfg.data).val
 

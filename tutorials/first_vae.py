@@ -28,16 +28,16 @@ print("data:", data[0])
 # %% [markdown]
 # ## A config, and one line to train
 #
-# A run is described by a config: the data, the model and how to train. Here it is
-# `configs/mnist_vae_mlp.yaml` (an MLP encoder 784-512-16 and its mirror as decoder, a
-# Bernoulli likelihood), with keys overridden the way the command line does it.
+# A run is described by a config: the data, the model and how to train. Here it is the
+# shipped config `mnist_vae_mlp`, found by name (an MLP encoder 784-512-16 and its mirror as
+# decoder, a Bernoulli likelihood; `vaelab configs` lists them all), with keys overridden
+# the way the command line does it.
 
 # %%
 keys = data + ["train.epochs=1" if QUICK else "train.epochs=10", "train.progress=false"]
 if QUICK:
     keys += ["data.limit=300", "data.val=100"]
-config_file = Path(vaelab.__file__).resolve().parents[2] / "configs/mnist_vae_mlp.yaml"
-cfg = vaelab.load_config(config_file, keys)
+cfg = vaelab.load_config("mnist_vae_mlp", keys)  # a shipped config, by name
 result = vaelab.train(cfg, "runs/first_vae")
 last = result.history[-1]
 print(f"held-out loss after {last['epoch']} epochs: {last['val/loss']:.1f} nats per image "
@@ -67,6 +67,6 @@ print("first_vae.png: held-out images, their reconstructions, and samples from t
 #
 # The same from the command line:
 #
-#     vaelab train configs/mnist_vae_mlp.yaml --out runs/first_vae
+#     vaelab train mnist_vae_mlp --out runs/first_vae
 #     vaelab sample runs/first_vae -n 16
 #     vaelab report runs/first_vae

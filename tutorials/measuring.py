@@ -23,10 +23,9 @@ if (MNIST / "t10k-images-idx3-ubyte.gz").exists():
     data = ["data.name=mnist", f"data.root={MNIST}", "data.split=test", "data.val=1000", "data.binarize=static"]
 else:
     data = ["data.name=shapes", "data.image_size=28", "data.num_samples=10000", "data.val=1000"]
-CONFIGS = Path(vaelab.__file__).resolve().parents[2] / "configs"
 keys = data + ["train.progress=false", "train.epochs=1" if QUICK else "train.epochs=10"]
 keys += ["data.limit=300", "data.val=100"] if QUICK else []
-cfg = vaelab.load_config(CONFIGS / "mnist_vae_mlp.yaml", keys)
+cfg = vaelab.load_config("mnist_vae_mlp", keys)
 vaelab.train(cfg, "runs/measured")
 model = vaelab.load("runs/measured")
 held = load_dataset(cfg.data).val

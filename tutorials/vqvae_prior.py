@@ -22,18 +22,17 @@ if (MNIST / "t10k-images-idx3-ubyte.gz").exists():
     data = ["data.name=mnist", f"data.root={MNIST}", "data.split=test", "data.val=1000"]
 else:
     data = ["data.name=shapes", "data.image_size=28", "data.num_samples=10000", "data.val=1000"]
-CONFIGS = Path(vaelab.__file__).resolve().parents[2] / "configs"
 epochs = "train.epochs=1" if QUICK else "train.epochs=5"
 
 # %% [markdown]
 # ## Train the autoencoder with a discrete bottleneck
 #
-# `configs/mnist_vqvae.yaml`: a conv encoder down to a 7 x 7 grid of 16-dimensional vectors, an
+# The shipped config `mnist_vqvae`: a conv encoder down to a 7 x 7 grid of 16-dimensional vectors, an
 # EMA codebook of 256 codewords, a Gaussian likelihood of variance 0.05 on grey levels.
 
 # %%
 keys = data + [epochs, "train.progress=false"] + (["data.limit=300", "data.val=100"] if QUICK else [])
-cfg = vaelab.load_config(CONFIGS / "mnist_vqvae.yaml", keys)
+cfg = vaelab.load_config("mnist_vqvae", keys)
 vaelab.train(cfg, "runs/vq")
 model = vaelab.load("runs/vq")
 held = load_dataset(cfg.data).val

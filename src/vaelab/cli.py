@@ -43,10 +43,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = run_config(run_dir, overrides)
     else:
         if not args.items:
-            raise _usage("train needs a CONFIG file (or --resume RUN)")
-        config_path, overrides = Path(args.items[0]), args.items[1:]
-        cfg = load_config(config_path, overrides)
-        run_dir = Path(args.out) if args.out else Path("runs") / config_path.stem
+            raise _usage("train needs a CONFIG file or shipped config name (or --resume RUN)")
+        config, overrides = args.items[0], args.items[1:]
+        cfg = load_config(config, overrides)
+        run_dir = Path(args.out) if args.out else Path("runs") / Path(config).stem
         check_run_folder_path(run_dir)
         if any((run_dir / name).exists() for name in ckpt.RUN_FILES) and not args.overwrite:
             raise _usage(f"{run_dir} already holds a run: --resume {run_dir} continues it, --overwrite starts over")
@@ -62,6 +62,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     for name in ("reconstructions.png", "samples.png"):
         if (result.run_dir / name).exists():
             print(f"  {result.run_dir / name}")
+
+
+def cmd_configs(args: argparse.Namespace) -> None:
+    from vaelab.runs.shipped import shipped_configs
+
+    configs = shipped_configs()
+    width = max(map(len, configs))
+    for name, description in configs.items():
+        print(f"{name:<{width}}  {description}".rstrip())
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -380,18 +389,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(overrides_in=None)  # the verbs that take key=value overrides name where they go
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_picture_verbs, _add_prior, _add_plot, _add_evaluate, _add_classifier, _add_report_and_info):
+    for add in (_add_train, _add_configs, _add_picture_verbs, _add_prior, _add_plot, _add_evaluate, _add_classifier, _add_report_and_info):
         add(sub)
     return parser
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG.yaml [key=value ...]")
-    p.add_argument("items", nargs="*", metavar="CONFIG [key=value ...]", help="config file, then overrides such as train.epochs=5")
+    p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG [key=value ...]")
+    p.add_argument("items", nargs="*", metavar="CONFIG [key=value ...]",
+                   help="config file or shipped config name (vaelab configs), then overrides such as train.epochs=5")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", metavar="RUN", type=_run_folder, help="continue the run in this folder (overrides may follow)")
     p.add_argument("--overwrite", action="store_true", help="start over in a folder that already holds a run")
     p.set_defaults(func=cmd_train, overrides_in="items")
+
+
+def _add_configs(sub) -> None:
+    help = "list the shipped configs: vaelab train NAME trains one from any folder"
+    p = sub.add_parser("configs", help=help, description=help)
+    p.set_defaults(func=cmd_configs)
 
 
 def _run_parser(sub, name: str, help: str) -> argparse.ArgumentParser:

@@ -5,11 +5,13 @@ section is a dataclass, so an editor completes it and OmegaConf checks it: an un
 key or a value of the wrong type is a `ConfigError` naming the full key.
 
 Each field also declares the values it accepts, beside its default (`at_least(1,
-default=10)`, `one_of("adam", "adamw", default="adam")`, ...); `build` checks every
-field of the built config, nested sections too, and refuses the first value out of
-range with one line naming its dotted key (`train.lr must be > 0, got -1.0`). Floats
-must be finite unless a field says otherwise. A section whose values must also fit
-together (or fit another section) subclasses `CrossChecked`.
+default=10)`, `one_of("adam", "adamw", default="adam")`, ...). Every section is a
+`Section`: it checks each value as it is assigned (in the constructor, by
+`dataclasses.replace`, or `cfg.lr = ...`) and refuses the first wrong type or value
+out of range with one line naming its dotted key (`train.lr must be > 0, got -1.0`),
+so a config made in Python is checked like one read from a file. Floats must be finite
+unless a field says otherwise. A section whose values must also fit together (or fit
+another section) overrides `Section.check_across`.
 
 The model section is the model's own dataclass (`VAEConfig`, `AEConfig`, ...; it lives
 beside the model that reads it); `compose` picks it from `model.name`.
@@ -20,14 +22,12 @@ merged on top of the dataclass defaults, in that order.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Callable, Optional
-
-import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from typing import Any, Callable, ClassVar, Optional
 
 from vaelab.errors import ConfigError
 
@@ -128,29 +128,114 @@ def matching(pattern: str, text: str, *, default: str) -> Any:
     return ruled(Rule(text, lambda v: compiled.fullmatch(v) is not None), default)
 
 
-class CrossChecked:
-    """A config section whose values must also fit together or fit other sections: `check`
-    runs its `check_across` after every field's own rule."""
+class Section:
+    """A config section that checks itself, so a config made in Python is as safe as one read
+    from a file: every value assigned to a field (in the constructor, by `dataclasses.replace`
+    or `cfg.beta = 4.0`) must have the field's type and pass its Rule, and the constructor
+    then runs `check_across`, the rules that tie fields together. A refusal is the one-line
+    ConfigError the command line prints, naming the dotted key (`model.beta must be >= 0,
+    got -3.0`): `key_prefix` is where the section sits in a config file.
+
+    Rules that tie a section to another (the image side a conv model can halve) need the
+    whole config: `RunConfig` runs every section's `check_across` again with itself as
+    `root` when it is constructed, and `check(cfg)` runs everything on demand (after
+    assignments that only make sense together)."""
+
+    key_prefix: ClassVar[str] = ""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        spec = field_specs(type(self)).get(name)
+        if spec is not None:
+            value = spec.accept(value, self.key_prefix + name)
+        object.__setattr__(self, name, value)
+
+    def __post_init__(self) -> None:
+        self.check_across(self.key_prefix, self)
 
     def check_across(self, where: str, root: Any) -> None:
-        """Raise ConfigError when this section's values do not fit; `where` is its dotted
-        key prefix ('model.' or ''), `root` the whole config it is part of."""
+        """Raise ConfigError when this section's values do not fit together or do not fit
+        other sections; `where` is its dotted key prefix ('model.' or ''), `root` the whole
+        config it is part of (itself when built alone: rules across sections then wait)."""
 
 
-def check(cfg: Any, where: str = "", root: Any = None) -> None:
-    """Raise ConfigError (one line, the full dotted key) for the first value of the config
-    dataclass `cfg`, or of a section nested in it, that its field's Rule refuses; then run
-    the `check_across` of each CrossChecked section. `where` prefixes the keys named."""
+class ModelSection(Section):
+    """The base of every model's config section (the `model:` of a config file)."""
+
+    key_prefix: ClassVar[str] = "model."
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What one field of a Section accepts: a type (None allowed when `optional`) and a Rule."""
+
+    kind: Any  # int, float, bool, str, list (of int), or None: anything (a nested section, Any)
+    optional: bool
+    rule: Rule | None
+
+    def accept(self, value: Any, key: str) -> Any:
+        """`value` as the field stores it (an int for a float field becomes a float, a tuple
+        of ints a list), or ConfigError naming `key`."""
+        if value is None:
+            if self.optional or self.kind is None:
+                return None
+            raise ConfigError(f"{key} must be {_KIND_TEXT[self.kind]}, got None")
+        stored = _as_kind(value, self.kind)
+        if stored is None:
+            raise ConfigError(f"{key} must be {_KIND_TEXT[self.kind]}, got {value!r}")
+        wanted = self.rule.refusal(stored) if self.rule is not None else None
+        if wanted is not None:
+            raise ConfigError(f"{key} must be {wanted}, got {stored!r}")
+        return stored
+
+
+_KIND_TEXT = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list of integers"}
+
+
+def _as_kind(value: Any, kind: Any) -> Any:
+    """`value` as a field of `kind` stores it, or None when it is not one (a bool is not a number)."""
+    if kind is None:
+        return value
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, (list, tuple)):
+        return list(value) if all(isinstance(v, int) and not isinstance(v, bool) for v in value) else None
+    if kind is int and isinstance(value, bool):
+        return None
+    return value if kind is not list and isinstance(value, kind) else None
+
+
+@functools.cache
+def field_specs(cls: type) -> dict[str, FieldSpec]:
+    """name -> FieldSpec of each field of the dataclass `cls` (read from its annotations once)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: _spec(hints[f.name], f.metadata.get(RULE)) for f in fields(cls)}
+
+
+def _spec(hint: Any, rule: Rule | None) -> FieldSpec:
+    """The FieldSpec of a type hint: int, float, bool, str, list[int], Optional of one of them, or anything else."""
+    args = typing.get_args(hint)
+    optional = typing.get_origin(hint) is typing.Union and type(None) in args
+    if optional:
+        hint = next(a for a in args if a is not type(None))
+    kind = list if typing.get_origin(hint) is list else hint
+    return FieldSpec(kind if kind in _KIND_TEXT else None, optional, rule)
+
+
+def check(cfg: Any, where: str | None = None, root: Any = None) -> None:
+    """Everything a config must pass, run again on demand: each field's type and Rule, for
+    `cfg` and the sections nested in it, then each Section's `check_across` with `root`
+    (default `cfg`). A refusal is a one-line ConfigError naming the dotted key; `where`
+    (default the section's `key_prefix`) prefixes the keys named."""
     root = cfg if root is None else root
-    for f in fields(cfg):
-        value, key = vars(cfg)[f.name], where + f.name
+    if where is None:
+        where = cfg.key_prefix if isinstance(cfg, Section) else ""
+    for name, spec in field_specs(type(cfg)).items():
+        value = vars(cfg)[name]
         if is_dataclass(value):
-            check(value, key + ".", root)
-        elif value is not None and RULE in f.metadata:
-            wanted = f.metadata[RULE].refusal(value)
-            if wanted is not None:
-                raise ConfigError(f"{key} must be {wanted}, got {value!r}")
-    if isinstance(cfg, CrossChecked):
+            check(value, f"{where}{name}.", root)
+        else:
+            spec.accept(value, where + name)
+    if isinstance(cfg, Section):
         cfg.check_across(where, root)
 
 
@@ -158,7 +243,9 @@ def check(cfg: Any, where: str = "", root: Any = None) -> None:
 
 
 @dataclass
-class DataConfig(CrossChecked):
+class DataConfig(Section):
+    key_prefix: ClassVar[str] = "data."
+
     name: str = one_of(*DATASETS, default="shapes", prefix=FOLDER_PREFIX)  # folder:PATH: any folder of images
     root: Optional[str] = None  # folder holding the files; default ~/.cache/vaelab/<name>
     download: bool = True  # fetch missing files (with checksums) when not in root
@@ -189,7 +276,9 @@ class DataConfig(CrossChecked):
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Section):
+    key_prefix: ClassVar[str] = "train."
+
     epochs: int = at_least(1, default=10)  # passes over the training part
     batch_size: int = at_least(1, default=128)  # examples per step (the loss is their mean)
     optimizer: str = one_of("adam", "adamw", default="adam")  # adamw: weight decay decoupled from the gradient
@@ -217,10 +306,18 @@ class TrainConfig:
 
 
 @dataclass
-class RunConfig:
+class RunConfig(Section):
+    """A whole run: its sections check themselves, and building the run checks them against
+    each other (`check_across` of each with this config as root)."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: Any = None  # the model's own config dataclass, chosen by model.name
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def check_across(self, where: str, root: Any) -> None:
+        for section in (self.data, self.model, self.train):
+            if isinstance(section, Section):
+                section.check_across(section.key_prefix, self)
 
 
 def compose(
@@ -234,6 +331,8 @@ def compose(
 
     `model_config_for(name)` returns the config dataclass of the model called `name`.
     """
+    from omegaconf import OmegaConf  # here, not at the top: a config made in Python never needs it
+
     untyped = _merge(lambda: OmegaConf.merge(OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides))))
     name = _merge(lambda: OmegaConf.select(untyped, "model.name", default=default_model))
     if not isinstance(name, str):
@@ -245,20 +344,28 @@ def compose(
 def build(schema, raw: dict | None = None, overrides: list[str] | tuple[str, ...] = ()):
     """The dataclass instance `schema` with `raw` and then `key=value` overrides merged in,
     type-checked and range-checked: a ConfigError names an unknown key, a wrong type or a
-    value outside its field's declared range."""
+    value outside its field's declared range (a Section checks itself as it is built)."""
+    from omegaconf import OmegaConf
+
     cfg = _merge(lambda: OmegaConf.to_object(OmegaConf.merge(
         OmegaConf.structured(schema), OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))))
-    check(cfg)
+    if not isinstance(cfg, Section):
+        check(cfg)
     return cfg
 
 
 def to_dict(cfg) -> dict:
     """Plain nested dict of a config (for YAML files and run folders)."""
+    from omegaconf import OmegaConf
+
     return OmegaConf.to_container(OmegaConf.structured(cfg))
 
 
 def _merge(step: Callable[[], Any]) -> Any:
     """step() with the errors of OmegaConf, and of YAML parsing an override's value, as one-line ConfigErrors."""
+    import yaml
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
         return step()
     except OmegaConfBaseException as e:

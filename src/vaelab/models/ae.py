@@ -8,11 +8,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from vaelab.config import CrossChecked, RunConfig, above, at_least, each_at_least, one_of
+from vaelab.config import ModelSection, RunConfig, above, at_least, each_at_least, one_of
 from vaelab.errors import CapabilityError
 from vaelab.models.base import GenerativeModel, LatentVectorModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.nn.backbone import BackboneConfig, build_backbone
+from vaelab.models.networks import image_networks
+from vaelab.nn.backbone import BackboneConfig
 from vaelab.nn.conv import check_side
 
 
@@ -23,12 +24,12 @@ def check_conv_side(channels: list[int], where: str, root: Any) -> None:
 
 
 @dataclass
-class NetworkConfig(BackboneConfig, CrossChecked):
+class NetworkConfig(BackboneConfig, ModelSection):
     """The encoder and decoder networks and the likelihood p(x|z): what every model of the
     autoencoder family configures the same way."""
 
     # BackboneConfig's keys again, with the values they accept (nn/ cannot import config.py)
-    backbone: str = one_of("mlp", "conv", default="mlp")
+    backbone: str = one_of("mlp", "conv", "custom", default="mlp")  # custom: your own encoder and decoder (models/networks.py)
     hidden: list[int] = each_at_least(1, default=[512])  # mlp: encoder widths (decoder mirrors)
     channels: list[int] = each_at_least(1, default=[32, 64])  # conv: channels per stride-2 stage
     res_blocks: int = at_least(0, default=2)  # conv: residual blocks at the bottom of encoder and decoder
@@ -53,15 +54,27 @@ class AE(GenerativeModel, LatentVectorModel):
     Subclasses that condition on a label set `label_dim` > 0 and `embed_label`: the
     label's embedding [B, label_dim] is appended to the encoder's features (so the
     heads see it) and to z at the decoder's input.
+
+    Args:
+        config: the model's keys (AEConfig or a subclass's).
+        data_shape: (C, H, W) of the images.
+        num_classes: the labels' classes, for a conditional model.
+        encoder, decoder: your own networks in place of the backbone `config.backbone`
+            names (models/networks.py): x [B, C, H, W] -> features [B, F], and z [B,
+            latent_dim (+ label_dim)] -> the likelihood's parameters [B, C, H, W]. Both
+            or neither; checked once here.
     """
 
     name = "ae"
 
-    def __init__(self, config: AEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None, label_dim: int = 0):
+    def __init__(self, config: AEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 label_dim: int = 0, *, encoder: nn.Module | None = None, decoder: nn.Module | None = None,
+                 takes_decoder: bool = True):
         super().__init__(config, data_shape, num_classes)
-        nets = build_backbone(config, self.data_shape, decoder_in=config.latent_dim + label_dim)
+        nets = image_networks(config, self.data_shape, config.latent_dim + label_dim, encoder, decoder, takes_decoder)
+        self.config = nets.config  # backbone 'custom' when the networks are yours
         self.encoder = nets.encoder  # x -> h [B, F]
-        self.mu_head = nn.Linear(nets.features + label_dim, config.latent_dim)  # h -> z (the VAE's posterior mean)
+        self.mu_head = nn.Linear(nets.out_shape[0] + label_dim, config.latent_dim)  # h -> z (the VAE's posterior mean)
         self.decoder = nets.decoder  # z -> likelihood parameters [B, C, H, W]
         self.likelihood = build_likelihood(config.likelihood, config.variance)
         self.embed_label: nn.Module | None = None

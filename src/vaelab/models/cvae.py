@@ -43,14 +43,15 @@ class CVAE(VAE):
     name = "cvae"
     conditional = True
 
-    def __init__(self, config: CVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
+    def __init__(self, config: CVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
         k = config.num_classes or num_classes
         if not k:
             raise ConfigError("cvae needs class labels: a dataset with labels, or model.num_classes")
         if config.label_embedding not in ("onehot", "learned"):
             raise ConfigError(f"unknown model.label_embedding {config.label_embedding!r}; use 'onehot' or 'learned'")
         label_dim = k if config.label_embedding == "onehot" else config.embedding_dim
-        super().__init__(config, data_shape, k, label_dim=label_dim)
+        super().__init__(config, data_shape, k, label_dim=label_dim, encoder=encoder, decoder=decoder)
         self.num_classes = k
         self.embed_label = OneHot(k) if config.label_embedding == "onehot" else nn.Embedding(k, label_dim)
 

@@ -70,8 +70,9 @@ class FactorVAE(VAE, HasCritic):
     name = "factorvae"
     critic_betas = (0.5, 0.9)
 
-    def __init__(self, config: FactorVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
-        super().__init__(config, data_shape, num_classes)
+    def __init__(self, config: FactorVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
+        super().__init__(config, data_shape, num_classes, encoder=encoder, decoder=decoder)
         self.discriminator = Discriminator(config.latent_dim, config.critic_hidden, config.critic_layers)
         self.critic_lr = config.critic_lr
 

@@ -39,7 +39,7 @@ from vaelab.models.likelihoods import build_likelihood
 from vaelab.models.objective import ObjectiveConfig, elbo_output, importance_weighted_loss
 from vaelab.models.priors.standard_normal import StandardNormalPrior
 from vaelab.models.schedules import KLSchedule
-from vaelab.nn.backbone import build_backbone
+from vaelab.models.networks import image_networks
 
 
 @dataclass
@@ -64,18 +64,25 @@ def _ladder_net(n_in: int, hidden: int, n_out: int) -> nn.Module:
 
 
 class HVAE(GenerativeModel, LatentVectorModel, LatentVariableModel):
-    """See the module's docstring. Terms (nats per example): recon, kl (all layers), kl1..klL."""
+    """See the module's docstring. Terms (nats per example): recon, kl (all layers), kl1..klL.
+
+    Your own `encoder` and `decoder` (models/networks.py) replace the backbone's: x [B, C,
+    H, W] -> the bottom features d_1 [B, F], and z_1 [B, latent_dims[0]] -> p(x|z_1)'s
+    parameters [B, C, H, W]; the ladder between the layers stays the model's own.
+    """
 
     name = "hvae"
 
-    def __init__(self, config: HVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
+    def __init__(self, config: HVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
         super().__init__(config, data_shape, num_classes)
         dims, hidden = list(config.latent_dims), config.ladder_hidden
         self.dims = dims
-        nets = build_backbone(config, self.data_shape, decoder_in=dims[0])
+        nets = image_networks(config, self.data_shape, dims[0], encoder, decoder)
+        self.config = nets.config
         self.encoder, self.decoder = nets.encoder, nets.decoder  # x -> d_1 [B, F];  z_1 -> p(x|z_1)'s parameters
         self.likelihood = build_likelihood(config.likelihood, config.variance)
-        widths = [nets.features] + [hidden] * (len(dims) - 1)
+        widths = [nets.out_shape[0]] + [hidden] * (len(dims) - 1)
         self.up = nn.ModuleList(nn.Sequential(nn.Linear(widths[i], hidden), nn.ReLU()) for i in range(len(dims) - 1))
         self.messages = nn.ModuleList(nn.Linear(widths[i], 2 * d) for i, d in enumerate(dims))  # d_i -> (mu_hat, logvar_hat)
         self.priors = nn.ModuleList(_ladder_net(dims[i + 1], hidden, 2 * dims[i]) for i in range(len(dims) - 1))

@@ -19,13 +19,13 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from vaelab.config import CrossChecked, at_least
+from vaelab.config import ModelSection, at_least
 from vaelab.errors import ConfigError
 from vaelab.models.base import LogWeights, LossOutput
 
 
 @dataclass
-class ObjectiveConfig(CrossChecked):
+class ObjectiveConfig(ModelSection):
     """The keys of a VAE's objective (see the module's docstring)."""
 
     beta: float = at_least(0, default=1.0)  # weight of the KL term (beta-VAE: beta > 1)

@@ -88,8 +88,10 @@ class OIVAE(VAE, GroupedOutputs, Proximal):
 
     name = "oi-vae"
 
-    def __init__(self, config: OIVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
-        super().__init__(config, data_shape, num_classes)
+    def __init__(self, config: OIVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
+        # its decoder is the per-group generators below: your own encoder only (a decoder is refused)
+        super().__init__(config, data_shape, num_classes, encoder=encoder, decoder=decoder, takes_decoder=False)
         index = group_index(config, self.data_shape)
         for g, positions in enumerate(index):
             self.register_buffer(f"group_positions_{g}", positions, persistent=False)
@@ -97,7 +99,6 @@ class OIVAE(VAE, GroupedOutputs, Proximal):
         side = config.patch_size
         self.group_grid = (self.data_shape[1] // side, self.data_shape[2] // side) if config.groups == "patches" else None
         self.generators = nn.ModuleList(GroupGenerator(config.latent_dim, config.group_hidden, len(i)) for i in index)
-        self.decoder = None  # the per-group generators replace the backbone's decoder
 
     def positions(self) -> list[Tensor]:
         return [self.get_buffer(f"group_positions_{g}") for g in range(self.num_groups)]

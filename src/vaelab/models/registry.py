@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from vaelab.errors import ConfigError
 from vaelab.models.ae import AE, AEConfig
 from vaelab.models.base import GenerativeModel
@@ -46,6 +48,9 @@ def config_class(name: str) -> type:
     return _entry(name)[1]
 
 
-def build_model(config, data_shape: tuple[int, int, int], num_classes: int | None = None) -> GenerativeModel:
-    """A fresh model for images of `data_shape` (C, H, W), and `num_classes` labels if it uses them."""
-    return model_class(config.name)(config, data_shape, num_classes)
+def build_model(config, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                **networks: nn.Module) -> GenerativeModel:
+    """A fresh model for images of `data_shape` (C, H, W), and `num_classes` labels if it uses them;
+    `networks` (encoder=..., decoder=...) are your own modules in place of the built-in ones
+    (models/networks.py says what each model takes)."""
+    return model_class(config.name)(config, data_shape, num_classes, **networks)

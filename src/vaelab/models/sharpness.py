@@ -34,13 +34,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from vaelab.config import CrossChecked, above, at_least
+from vaelab.config import ModelSection, above, at_least
 from vaelab.errors import ConfigError
 from vaelab.nn.small_cnn import SmallCNN, load_classifier
 
 
 @dataclass
-class SharpnessConfig(CrossChecked):
+class SharpnessConfig(ModelSection):
     """The keys of the sharpening losses, shared by the models that take them."""
 
     perceptual_weight: float = at_least(0, default=0.0)  # w_p (0: off)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from vaelab.config import at_least, one_of
 from vaelab.errors import ConfigError
@@ -105,8 +105,9 @@ class BetaTCVAE(VAE, TrainingSetSized):
 
     name = "beta-tcvae"
 
-    def __init__(self, config: BetaTCVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
-        super().__init__(config, data_shape, num_classes)
+    def __init__(self, config: BetaTCVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
+        super().__init__(config, data_shape, num_classes, encoder=encoder, decoder=decoder)
         self.register_buffer("training_set_size", torch.tensor(1, dtype=torch.long))
 
     def set_training_set_size(self, n: int) -> None:

@@ -26,12 +26,13 @@ from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, StackedPrior
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.models.quantizers import GRADIENT_ESTIMATORS, QUANTIZERS, build_quantizer
 from vaelab.models.sharpness import SharpnessConfig, Sharpener, critic_parameters, sharpening_terms
-from vaelab.nn.conv import ConvDecoder, ConvEncoder
+from vaelab.models.networks import check_grid_networks, networks_config, paper_decoder, paper_encoder
 
 
 @dataclass
 class VQVAEConfig(SharpnessConfig):
     name: str = "vqvae"
+    backbone: str = one_of("conv", "custom", default="conv")  # custom: your own encoder and decoder (models/networks.py)
     channels: list[int] = each_at_least(1, default=[32, 64])  # stride-2 stages: 28 -> 14 -> 7
     res_blocks: int = at_least(0, default=2)
     num_codes: int = at_least(2, default=256)  # K
@@ -78,23 +79,29 @@ class VQVAEConfig(SharpnessConfig):
 class VQVAE(CodeModel, HasCritic):
     """Terms: recon (nats per example), commitment and codebook (summed squared distances
     per example), and mse: the mean squared error per pixel on the [0, 1] scale; with the
-    sharpening losses (models/sharpness.py) perceptual, adversarial and critic."""
+    sharpening losses (models/sharpness.py) perceptual, adversarial and critic.
+
+    Your own `encoder` and `decoder` (models/networks.py) replace the paper's convolutions:
+    x [B, C, H, W] -> vectors [B, code_dim, h, w] (any grid h x w: the prior is a PixelCNN
+    over it), and [B, code_dim, h, w] -> the likelihood's parameters [B, C, H, W].
+    """
 
     name = "vqvae"
     critic_betas = (0.5, 0.9)
 
-    def __init__(self, config: VQVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None):
+    def __init__(self, config: VQVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
         super().__init__(config, data_shape, num_classes)
         if config.likelihood not in ("gaussian", "bernoulli"):
             raise ConfigError(f"vqvae likelihood must be 'gaussian' or 'bernoulli', got {config.likelihood!r}")
-        self.encoder = nn.Sequential(
-            ConvEncoder(self.data_shape, config.channels, config.res_blocks),
-            nn.Conv2d(config.channels[-1], config.code_dim, 1),
-        )
+        self.config = networks_config(config, encoder, decoder)  # backbone 'custom' when the networks are yours
+        self.encoder = paper_encoder(config, self.data_shape) if encoder is None else encoder  # x -> z_e [B, D, h, w]
+        # built between the two networks, as it always was: the same seed gives the same weights
         self.quantizer = build_quantizer(config.quantizer, config.num_codes, config.code_dim, **config.quantizer_options())
-        self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=config.code_dim)
+        self.decoder = paper_decoder(config, self.data_shape) if decoder is None else decoder  # z_q -> [B, C, H, W]
         self.likelihood = build_likelihood(config.likelihood, config.variance)
-        self._grid = tuple(self.encoder[0].out_shape[1:])  # (h, w) of the code grid
+        self._grid = check_grid_networks(self.encoder, self.decoder, config.code_dim, self.data_shape,
+                                         config.likelihood)  # (h, w)
         self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None
         self.critic_lr = config.critic_lr
 

@@ -43,6 +43,8 @@ class VQVAE2Config(VQVAEConfig):
 
     def check_across(self, where: str, root: Any) -> None:
         super().check_across(where, root)
+        if self.backbone != "conv":
+            raise ConfigError(f"vqvae2 builds its own two-level convolutions: {where}backbone must be conv")
         if self.quantizer == "residual":
             raise ConfigError(f"{where}quantizer=residual stacks codes per position; vqvae2 takes one code per position "
                               f"at each level")

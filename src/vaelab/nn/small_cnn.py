@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load
 from torch import Tensor, nn
 
 from vaelab.errors import ConfigError, RunError
@@ -58,6 +56,9 @@ def load_classifier(folder: str | Path, device: str | torch.device = "cpu") -> t
     RunError when a file is missing or the weights' sha256 is not the one recorded
     (a classifier retrained or replaced since the JSON was written).
     """
+    from safetensors import SafetensorError  # here, not at the top: the models import this module
+    from safetensors.torch import load
+
     folder = Path(folder)
     if not (folder / WEIGHTS).is_file() or not (folder / META).is_file():
         raise RunError(f"{folder} holds no classifier ({WEIGHTS} and {META}); train one first")

@@ -16,6 +16,7 @@ from vaelab.config import RunConfig, build, compose
 from vaelab.errors import ConfigError, RunError
 from vaelab.models import CodeGridModel, GenerativeModel, build_model, config_class
 from vaelab.models.priors import PixelCNNConfig
+from vaelab.runs.shipped import find_config
 from vaelab.training import checkpoint as ckpt
 
 
@@ -63,8 +64,9 @@ def upgrade(raw: dict) -> dict:
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """A YAML config file with `key=value` overrides on top, typed and checked."""
-    return compose(upgrade(read_yaml(path)), overrides, config_class)
+    """A YAML config file, or a shipped config by name (`"quickstart"`: runs/shipped.py), with
+    `key=value` overrides on top, typed and checked."""
+    return compose(upgrade(read_yaml(find_config(path))), overrides, config_class)
 
 
 def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -77,12 +79,16 @@ def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     return compose(upgrade(read_yaml(run / ckpt.CONFIG)), overrides, config_class)
 
 
-def load(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", prior: bool = True) -> GenerativeModel:
+def load(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", prior: bool = True,
+         **networks: torch.nn.Module) -> GenerativeModel:
     """The trained model of a run folder, in eval mode.
 
     checkpoint: 'best' (lowest validation loss; falls back to 'last') or 'last'.
     prior: attach the code prior in RUN/prior/ to a code-grid model (a VQ-VAE), when one
     has been trained, so that the model can sample.
+    networks: a run trained with your own networks (`model.backbone: custom`) needs them
+    back, fresh instances of the same classes: `load(RUN, encoder=MyEncoder(),
+    decoder=MyDecoder())`; the weights come from the folder. No code is read from it.
     """
     run = Path(run)
     cfg = run_config(run)
@@ -95,7 +101,7 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
     meta = ckpt.read_metadata(path)
     if meta.get("model") != cfg.model.name:
         raise RunError(f"{path} holds a {meta.get('model')!r} model but {run}/config.yaml says {cfg.model.name!r}")
-    model = build_model(cfg.model, *_recorded_data(meta, path)).to(device)
+    model = build_model(cfg.model, *_recorded_data(meta, path), **networks).to(device)
     ckpt.load_weights(model, path, prefix)
     if prior and isinstance(model, CodeGridModel):
         model.attach_prior(load_prior(run, model, device))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from vaelab.config import TrainConfig, build, to_dict
+from vaelab.config import Section, TrainConfig, build, to_dict
 from vaelab.data import ImageDataset, load_dataset
 from vaelab.errors import RunError
 from vaelab.evaluation import code_grids
@@ -29,7 +29,7 @@ from vaelab.training import checkpoint as ckpt
 
 
 @dataclass
-class PriorConfig:
+class PriorConfig(Section):
     pixelcnn: PixelCNNConfig = field(default_factory=PixelCNNConfig)
     conditional: bool = False  # condition on the dataset's labels (then `vaelab sample RUN --label k`)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=64, lr=1e-3))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from vaelab.config import RunConfig, to_dict
+from vaelab.config import RunConfig, check, to_dict
 from vaelab.crashpoints import crash_point
 from vaelab.data import DataSplits, ImageDataset, load_dataset
 from vaelab.models import GenerativeModel, build_model
@@ -33,8 +33,13 @@ def train(
     run_dir: str | Path,
     resume: bool = False,
     data: DataSplits | None = None,
+    model: GenerativeModel | None = None,
 ) -> TrainResult:
     """Train `cfg.model` on `cfg.data` (or on `data`, already loaded) into `run_dir`.
+
+    `model`: a model you built (with your own encoder and decoder, say) to train instead of
+    a fresh one of `cfg.model`; its config replaces `cfg.model` in the run folder. To resume
+    such a run, pass the same kind of model again (its weights come from the checkpoint).
 
     The run folder gets config.yaml, the checkpoint, weights and metrics.jsonl (see
     training.fit), then reconstructions.png and, for a model that can sample, samples.png.
@@ -43,6 +48,9 @@ def train(
     second trainer on it fails at once with a RunError.
     """
     run_dir = Path(run_dir)
+    if model is not None:
+        cfg = replace(cfg, model=model.config)
+    check(cfg)  # each value was checked when set; here the rules across them, after any assignments
     device = training_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
     with held_by_main(run_dir, OWNED, prepare=None if resume else lambda: _start_over(run_dir)):
         if resume:
@@ -50,7 +58,7 @@ def train(
         t = cfg.train
         torch.manual_seed(t.seed)
         data = data if data is not None else load_dataset(cfg.data)
-        model = build_model(cfg.model, data.train.shape, data.train.num_classes).to(device)
+        model = _model_for(cfg, data.train, model).to(device)
         if isinstance(model, TrainingSetSized):
             model.set_training_set_size(len(data.train))
         meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
@@ -93,6 +101,16 @@ def held_by_main(folder: Path, owned: tuple[str, ...], prepare=None):
         if failed:
             raise RunError(f"{folder}: the first process could not take the run folder (its message says why)")
         yield
+
+
+def _model_for(cfg: RunConfig, train_set: ImageDataset, model: GenerativeModel | None) -> GenerativeModel:
+    """A fresh model of cfg.model for the training set, or `model` once its images are known to fit it."""
+    if model is None:
+        return build_model(cfg.model, train_set.shape, train_set.num_classes)
+    if tuple(model.data_shape) != tuple(train_set.shape):
+        raise RunError(f"the model was built for images {list(model.data_shape)} but the data holds "
+                       f"{list(train_set.shape)} (C, H, W)")
+    return model
 
 
 def training_device(name: str) -> torch.device:

@@ -34,19 +34,21 @@ horizontal features into K logits per position.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vaelab.config import at_least, odd_at_least
+from vaelab.config import Section, at_least, odd_at_least
 from vaelab.errors import ConfigError
 from vaelab.models.base import CodePrior, LossOutput, Trainable, class_labels
 
 
 @dataclass
-class PixelCNNConfig:
+class PixelCNNConfig(Section):
+    key_prefix: ClassVar[str] = "pixelcnn."
+
     channels: int = at_least(1, default=64)  # feature maps in each stack
     layers: int = at_least(0, default=8)  # gated layers after the first (mask A) one
     kernel_size: int = odd_at_least(3, default=5)  # the vertical kernel is (k//2 + 1) x k, the horizontal 1 x (k//2 + 1)

@@ -1,4 +1,4 @@
-"""The quantizer family: one output contract (base.QuantizerOutput), one file per quantizer.
+"""The quantizer family: layers with one output contract (base.QuantizerOutput), one file per quantizer.
 
     vq        VectorQuantizer               codebook trained by the codebook loss
     ema       EMAVectorQuantizer            codebook moved by exponential moving averages
@@ -9,8 +9,11 @@
     estimators  straight-through and the rotation trick: how gradients cross (model.gradient)
     lloyd  nearest_code, lloyd_max, lbg: the search and the k-means the codebooks use
 
-A new quantizer subclasses base.Quantizer in a file of its own and takes one line in
-QUANTIZERS; a VQ-VAE then uses it with model.quantizer=<name>.
+Each is a layer built from its own arguments (VectorQuantizer(dim=64, codebook_size=512),
+FiniteScalarQuantizer(levels=[8, 6, 5])), channel-last [B, ..., D] by default
+(base.py); vaelab.quantizers exports them under their short names. A new quantizer
+subclasses base.Quantizer in a file of its own and takes one line in QUANTIZERS; a
+VQ-VAE then uses it with model.quantizer=<name>, through build_quantizer.
 """
 
 from __future__ import annotations
@@ -38,18 +41,30 @@ QUANTIZERS: dict[str, type[Quantizer]] = {
 }
 
 
+# The model config's keys that a layer names otherwise: config key -> constructor argument.
+RENAMED = {"stages": "num_quantizers"}
+
+
 def build_quantizer(name: str, num_codes: int, code_dim: int, **options) -> Quantizer:
-    """The quantizer called `name` for K=`num_codes` codes of size D=`code_dim`.
+    """The quantizer called `name` for K=`num_codes` codes of size D=`code_dim`, on
+    channels-first inputs [B, D, ...] (the VQ-VAEs' feature maps).
 
     `options` are keyword arguments of the family (commitment, decay, kmeans_init, ...);
     each quantizer takes those its constructor names and leaves the others (a 'vq'
-    quantizer has no decay), so one model config can serve every quantizer.
+    quantizer has no decay), so one model config can serve every quantizer. A quantizer
+    whose size follows from its options (fsq: the product of its levels) must match num_codes.
     """
     if name not in QUANTIZERS:
         raise ConfigError(f"unknown quantizer {name!r}; known: {', '.join(QUANTIZERS)}")
     quantizer = QUANTIZERS[name]
     taken = inspect.signature(quantizer).parameters
-    return quantizer(num_codes, code_dim, **{k: v for k, v in options.items() if k in taken})
+    arguments = {RENAMED.get(k, k): v for k, v in options.items()} | {
+        "dim": code_dim, "codebook_size": num_codes, "channels_first": True}
+    built = quantizer(**{k: v for k, v in arguments.items() if k in taken})
+    if "codebook_size" not in taken and built.num_codes != num_codes:
+        raise ConfigError(f"the {name} quantizer's options give it {built.num_codes} codes; "
+                          f"set num_codes={built.num_codes} (got {num_codes})")
+    return built
 
 
 __all__ = [

@@ -24,26 +24,38 @@ from vaelab.models.quantizers.vq import VectorQuantizer
 
 
 class CosineVectorQuantizer(VectorQuantizer):
-    """Args (beside those of VectorQuantizer, whose code_dim here is the encoder's D):
-        codebook_dim: d, the dimension of the projected, normalised lookup space.
+    """Nearest-codeword quantizer searching normalised codewords in a small projected space.
+
+        CosineVectorQuantizer(dim=64, codebook_size=512, codebook_dim=8)(z)    z [B, ..., 64]
+
+    Args (beside those of VectorQuantizer, whose dim here is the input's D):
+        codebook_dim: d, the dimension of the projected, normalised lookup space (the
+            codewords c_k are [K, d]).
     """
 
     def __init__(
         self,
-        num_codes: int,
-        code_dim: int,
+        dim: int,
+        codebook_size: int,
+        *,
         codebook_dim: int = 8,
         commitment: float = 0.25,
         kmeans_init: bool = True,
         dead_code_steps: int = 10,
         gradient: str = "straight_through",
         chunk_size: int = 8192,
+        channels_first: bool = False,
     ):
-        if codebook_dim < 2:
-            raise ConfigError(f"a cosine codebook needs codebook_dim >= 2 (one dimension has two unit vectors), got {codebook_dim}")
-        super().__init__(num_codes, codebook_dim, commitment, kmeans_init, dead_code_steps, gradient, chunk_size)
-        self.project_in = ChannelLinear(code_dim, codebook_dim)
-        self.project_out = ChannelLinear(codebook_dim, code_dim)
+        if codebook_dim < 2 or dim < 1:
+            raise ConfigError(f"a cosine codebook needs codebook_dim >= 2 (one dimension has two unit vectors) and "
+                              f"dim >= 1, got codebook_dim={codebook_dim}, dim={dim}")
+        # The codewords and the search live in d dimensions; the layer's input has D.
+        super().__init__(codebook_dim, codebook_size, commitment=commitment, kmeans_init=kmeans_init,
+                         dead_code_steps=dead_code_steps, gradient=gradient, chunk_size=chunk_size,
+                         channels_first=channels_first)
+        self.dim = dim
+        self.project_in = ChannelLinear(dim, codebook_dim)
+        self.project_out = ChannelLinear(codebook_dim, dim)
 
     def codewords(self) -> Tensor:
         return F.normalize(self.codebook, dim=1)
@@ -53,5 +65,5 @@ class CosineVectorQuantizer(VectorQuantizer):
         out = super().quantize(low)
         return replace(out, z_q=self.project_out(out.z_q))  # (B, D, ...)
 
-    def lookup(self, codes: Tensor) -> Tensor:
+    def dequantize(self, codes: Tensor) -> Tensor:
         return self.project_out(self.code_vectors(codes))

@@ -24,15 +24,20 @@ from vaelab.models.quantizers.vq import VectorQuantizer
 
 
 class EMAVectorQuantizer(VectorQuantizer):
-    """Args (beside those of VectorQuantizer):
+    """Nearest-codeword quantizer whose codebook is a buffer moved by moving averages.
+
+        EMAVectorQuantizer(dim=64, codebook_size=512, decay=0.99)(z)    z [B, ..., 64]
+
+    Args (beside those of VectorQuantizer):
         decay: g in (0, 1), the weight of the past in the moving averages (0.99 in the paper).
         epsilon: eps of the Laplace smoothing of the counts.
     """
 
     def __init__(
         self,
-        num_codes: int,
-        code_dim: int,
+        dim: int,
+        codebook_size: int,
+        *,
         commitment: float = 0.25,
         decay: float = 0.99,
         epsilon: float = 1e-5,
@@ -40,10 +45,13 @@ class EMAVectorQuantizer(VectorQuantizer):
         dead_code_steps: int = 10,
         gradient: str = "straight_through",
         chunk_size: int = 8192,
+        channels_first: bool = False,
     ):
         if not 0 < decay < 1:
-            raise ConfigError(f"EMA decay must be in (0, 1), got {decay}")
-        super().__init__(num_codes, code_dim, commitment, kmeans_init, dead_code_steps, gradient, chunk_size)
+            raise ConfigError(f"EMA decay must be in (0, 1), got decay={decay}")
+        super().__init__(dim, codebook_size, commitment=commitment, kmeans_init=kmeans_init,
+                         dead_code_steps=dead_code_steps, gradient=gradient, chunk_size=chunk_size,
+                         channels_first=channels_first)
         self.decay, self.epsilon = decay, epsilon
 
     def _make_codebook(self, init: Tensor) -> None:

@@ -1,16 +1,18 @@
 """Finite scalar quantization (Mentzer et al., 2023): no codebook to learn, so none to collapse.
 
-z_e [B, D, ...] is projected to d = len(levels) numbers per position; number i is
-squashed into a bounded interval and rounded to one of L_i integer levels:
+z_e (D numbers per position) is projected to d = len(levels) numbers (no projection
+when the layer is built without `dim`: its inputs are then the d numbers themselves);
+number i is squashed into a bounded interval and rounded to one of L_i integer levels:
 
     zhat_i = round(f_i(z_i)),  f_i(z) = h_i tanh(z + s_i) - o_i          (straight-through round)
     h_i = (L_i - 1)(1 + eps) / 2,  o_i = 1/2 for even L_i else 0,  s_i = atanh(o_i / h_i)
 
 so zhat_i takes the L_i integers -floor(L_i/2) .. ceil(L_i/2) - 1 (odd: symmetric around
 0; even: one more below). Divided by floor(L_i/2) they lie in [-1, 1] and are projected
-back to D. The implicit codebook is the grid of all prod_i L_i points; a code is the
-mixed-radix number of its digits zhat_i + floor(L_i/2). Every grid point is reachable
-by construction, and there is no codebook or commitment loss (the bound replaces it).
+back to D (when projected in). The implicit codebook is the grid of all prod_i L_i
+points; a code is the mixed-radix number of its digits zhat_i + floor(L_i/2). Every grid
+point is reachable by construction, and there is no codebook or commitment loss (the
+bound replaces it).
 Mentzer et al. recommend levels [8, 5, 5, 5] for 2^10 codes, [7, 5, 5, 5, 5] for 2^12.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from vaelab.errors import ConfigError
 from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
@@ -31,23 +33,28 @@ EPS = 1e-3  # the bound reaches a little past the outer levels, so they are reac
 
 
 class FiniteScalarQuantizer(Quantizer):
-    """Args:
-        num_codes: prod(levels): the size of the implicit codebook (checked against levels).
-        code_dim: D, the encoder's and decoder's channels at the quantizer.
-        levels: L_i, the number of values of each of the d scalar codes (each >= 2).
+    """Bounded scalars rounded to a fixed grid: K = prod(levels) codes, none of them learned.
+
+        FiniteScalarQuantizer(levels=[8, 6, 5])(z)            z [B, ..., 3], 240 codes
+        FiniteScalarQuantizer(levels=[8, 6, 5], dim=64)(z)    z [B, ..., 64], projected 64 -> 3 -> 64
+
+    Args:
+        levels: L_i, the number of values of each of the d = len(levels) scalar codes (each >= 2).
+        dim: D, the input's channels, projected to d and back by learned linear maps (even
+            when D == d); None: no projection, the input has d channels.
+        channels_first: inputs [B, D, ...] instead of [B, ..., D] (base.py).
     """
 
-    def __init__(self, num_codes: int, code_dim: int, levels: list[int] = (8, 5, 5, 5)):
+    def __init__(self, levels: list[int], dim: int | None = None, *, channels_first: bool = False):
         levels = list(levels)
-        if not levels or min(levels) < 2 or code_dim < 1:
-            raise ConfigError(f"fsq needs levels of at least 2 values each and D >= 1, got levels={levels}, D={code_dim}")
-        if math.prod(levels) != num_codes:
-            raise ConfigError(f"fsq's codebook is the grid of its levels {levels}: {math.prod(levels)} codes; "
-                              f"set num_codes={math.prod(levels)} (got {num_codes})")
-        super().__init__(num_codes, code_dim)
+        if not levels or min(levels) < 2 or (dim is not None and dim < 1):
+            raise ConfigError(f"FSQ needs levels of at least 2 values each and dim >= 1, "
+                              f"got levels={levels}, dim={dim}")
+        super().__init__(math.prod(levels), len(levels) if dim is None else dim, channels_first)
         self.levels = levels
-        self.project_in = ChannelLinear(code_dim, len(levels))
-        self.project_out = ChannelLinear(len(levels), code_dim)
+        projected = dim is not None
+        self.project_in = ChannelLinear(dim, len(levels)) if projected else nn.Identity()
+        self.project_out = ChannelLinear(len(levels), dim) if projected else nn.Identity()
         shape = (1, len(levels))  # broadcasts along the channels of [B, d, ...] after view
         lv = torch.tensor(levels, dtype=torch.float32)
         half_range = (lv - 1) * (1 + EPS) / 2
@@ -73,7 +80,7 @@ class FiniteScalarQuantizer(Quantizer):
         digits = straight_through(bounded, bounded.round())  # integers, gradients straight through
         half_width = self._per_channel(self.half_width, digits)
         codes = self._codes_of(digits.detach() + half_width)  # (B, ...)
-        counts = self.count_codes(codes)
+        counts = self._count(codes)
         if self.training:  # data-parallel: usage counts every process's codes, like the codebook quantizers
             counts = distributed.all_sum(counts)
         return QuantizerOutput(self.project_out(digits / half_width), codes, {}, counts)
@@ -82,7 +89,7 @@ class FiniteScalarQuantizer(Quantizer):
         """Digits in 0..L_i-1, [B, d, ...] float -> mixed-radix code int64 [B, ...]."""
         return (digits.round().long() * self._per_channel(self.basis, digits)).sum(1)
 
-    def lookup(self, codes: Tensor) -> Tensor:
+    def dequantize(self, codes: Tensor) -> Tensor:
         """codes int64 [B, ...] -> their vectors [B, D, ...]."""
         digits = torch.stack([(codes // int(b)) % lv for b, lv in zip(self.basis.flatten(), self.levels)], dim=1)  # (B, d, ...)
         half_width = self._per_channel(self.half_width, digits)

@@ -39,37 +39,46 @@ from vaelab.nn import distributed
 
 
 class GumbelQuantizer(Quantizer):
-    """Args:
-        num_codes: K.
-        code_dim: D, the encoder's channels and the codewords' size.
+    """Logits over K codes; a relaxed one-hot sample mixes the codewords while training.
+
+        GumbelQuantizer(dim=64, codebook_size=512)(z)    z [B, ..., 64]
+
+    Args:
+        dim: D, the input's channels and the codewords' size.
+        codebook_size: K.
         temperature: tau at step 0.
         temperature_end: tau after `temperature_steps` training steps (DALL-E: 1 -> 1/16).
         temperature_steps: the length of the geometric annealing.
         kl_weight: the weight of KL(q(code | x) || uniform) in the loss.
         hard: one-hot samples forward, relaxed gradients backward.
         diversity_weight: the weight of P KL(p_bar || uniform), the batch's code use.
+        channels_first: inputs [B, D, ...] instead of [B, ..., D] (base.py).
     """
 
     def __init__(
         self,
-        num_codes: int,
-        code_dim: int,
+        dim: int,
+        codebook_size: int,
+        *,
         temperature: float = 1.0,
         temperature_end: float = 1 / 16,
         temperature_steps: int = 5000,
         kl_weight: float = 0.1,
         hard: bool = False,
         diversity_weight: float = 1.0,
+        channels_first: bool = False,
     ):
-        if num_codes < 2 or not 0 < temperature_end <= temperature or temperature_steps < 1 or kl_weight < 0:
-            raise ConfigError(f"gumbel needs K >= 2, 0 < temperature_end <= temperature, temperature_steps >= 1 and "
-                              f"kl_weight >= 0; got {num_codes}, {temperature_end}, {temperature}, {temperature_steps}, {kl_weight}")
-        super().__init__(num_codes, code_dim)
+        if codebook_size < 2 or not 0 < temperature_end <= temperature or temperature_steps < 1 or kl_weight < 0:
+            raise ConfigError(f"GumbelQuantizer needs codebook_size >= 2, 0 < temperature_end <= temperature, "
+                              f"temperature_steps >= 1 and kl_weight >= 0; got codebook_size={codebook_size}, "
+                              f"temperature_end={temperature_end}, temperature={temperature}, "
+                              f"temperature_steps={temperature_steps}, kl_weight={kl_weight}")
+        super().__init__(codebook_size, dim, channels_first)
         self.temperature, self.temperature_end, self.temperature_steps = temperature, temperature_end, temperature_steps
         self.kl_weight, self.hard = kl_weight, hard
         self.diversity_weight = diversity_weight
-        self.to_logits = ChannelLinear(code_dim, num_codes)
-        self.codebook = nn.Parameter(torch.randn(num_codes, code_dim))
+        self.to_logits = ChannelLinear(dim, codebook_size)
+        self.codebook = nn.Parameter(torch.randn(codebook_size, dim))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
     def current_temperature(self) -> Tensor:
@@ -92,7 +101,7 @@ class GumbelQuantizer(Quantizer):
         p_bar = q.movedim(1, -1).reshape(-1, self.num_codes).mean(0)  # (K,): the batch's code use
         positions = log_q[0, 0].numel()
         diversity = positions * (p_bar * (p_bar.clamp_min(1e-12).log() + math.log(self.num_codes))).sum()
-        counts = self.count_codes(codes)
+        counts = self._count(codes)
         if self.training:  # data-parallel: every process counts every process's codes
             counts = distributed.all_sum(counts)
         losses = {"kl": self.kl_weight * kl, "diversity": self.diversity_weight * diversity}
@@ -108,5 +117,5 @@ class GumbelQuantizer(Quantizer):
         one_hot = F.one_hot(soft.argmax(1), self.num_codes).movedim(-1, 1).to(soft.dtype)
         return one_hot + soft - soft.detach()
 
-    def lookup(self, codes: Tensor) -> Tensor:
+    def dequantize(self, codes: Tensor) -> Tensor:
         return F.embedding(codes, self.codebook).movedim(-1, 1)  # (B, D, ...)

@@ -36,37 +36,43 @@ def reads_back_cheaply(device: torch.device) -> bool:
 class VectorQuantizer(Quantizer):
     """Nearest-codeword quantizer whose codebook is an nn.Parameter trained by the codebook loss.
 
+        VectorQuantizer(dim=64, codebook_size=512)(z)    z [B, ..., 64] -> QuantizerOutput
+
     Args:
-        num_codes: K, the number of codewords e_k.
-        code_dim: D, the size of each codeword and of each encoder output vector.
+        dim: D, the size of each codeword e_k and of each input vector z_e.
+        codebook_size: K, the number of codewords e_k.
         commitment: beta, the weight of the commitment loss ||z_e - sg(e)||^2.
         kmeans_init: initialise the codebook by LBG on the first training batch (which
             must then hold at least K vectors).
         dead_code_steps: restart a code unused this many training steps in a row (0: never).
-        gradient: how the decoder's gradient reaches z_e: 'straight_through' or
+        gradient: how the gradient of z_q reaches z_e: 'straight_through' or
             'rotation' (estimators.py).
         chunk_size: rows of z_e searched at a time (memory O(chunk_size * K)).
+        channels_first: inputs [B, D, ...] instead of [B, ..., D] (base.py).
     """
 
     def __init__(
         self,
-        num_codes: int,
-        code_dim: int,
+        dim: int,
+        codebook_size: int,
+        *,
         commitment: float = 0.25,
         kmeans_init: bool = True,
         dead_code_steps: int = 10,
         gradient: str = "straight_through",
         chunk_size: int = 8192,
+        channels_first: bool = False,
     ):
         estimator = gradient_estimator(gradient)
-        if num_codes < 2 or code_dim < 1:
-            raise ConfigError(f"a codebook needs at least 2 codes of dimension >= 1, got K={num_codes}, D={code_dim}")
-        super().__init__(num_codes, code_dim)
+        if codebook_size < 2 or dim < 1:
+            raise ConfigError(f"a codebook needs codebook_size >= 2 and dim >= 1, "
+                              f"got codebook_size={codebook_size}, dim={dim}")
+        super().__init__(codebook_size, dim, channels_first)
         self.commitment, self.dead_code_steps, self.chunk_size = commitment, dead_code_steps, chunk_size
         self.estimator = estimator
-        self._make_codebook(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes))
+        self._make_codebook(torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size))
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
-        self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.long))
+        self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.long))
         # The buffer is read back (a host sync on a GPU) until it is seen true, then never:
         self._known_initialized = False  # forgotten whenever weights are loaded
         self.register_load_state_dict_post_hook(lambda module, keys: module._forget_initialized())
@@ -92,15 +98,15 @@ class VectorQuantizer(Quantizer):
         vectors = F.embedding(codes, self.codewords())  # (B, ..., D)
         return vectors.movedim(-1, 1)  # (B, D, ...)
 
-    def lookup(self, codes: Tensor) -> Tensor:
+    def dequantize(self, codes: Tensor) -> Tensor:
         return self.code_vectors(codes)
 
     def quantize(self, z_e: Tensor) -> QuantizerOutput:
-        flat = z_e.movedim(1, -1).reshape(-1, self.code_dim)  # (B * positions, D)
+        flat = z_e.movedim(1, -1).reshape(-1, z_e.shape[1])  # (B * positions, D)
         if self.training and self._needs_init():
             self._kmeans_init(flat.detach())
         codes, _ = nearest_code(flat.detach(), self.codewords().detach(), self.chunk_size)  # (B * positions,)
-        counts = self.count_codes(codes)  # (K,): once, for every use below
+        counts = self._count(codes)  # (K,): once, for every use below
         if self.training:  # data-parallel: every process counts every process's codes (one codebook)
             counts = distributed.all_sum(counts)
         codes = codes.view(z_e.shape[0], *z_e.shape[2:])  # (B, ...)
@@ -128,8 +134,9 @@ class VectorQuantizer(Quantizer):
         (too_few,) = distributed.any_of(len(flat) < self.num_codes)
         if too_few:  # on any process: every process refuses alike
             raise ConfigError(
-                f"k-means initialisation needs at least K={self.num_codes} encoder vectors in the first batch "
-                f"(of each process's share), got {len(flat)}; raise the batch size or set model.kmeans_init=false"
+                f"k-means initialisation needs at least codebook_size={self.num_codes} vectors in the first training "
+                f"batch (of each process's share), got {len(flat)}; pass kmeans_init=False or a batch with at least "
+                f"{self.num_codes} vectors"
             )
         self._set_codes(slice(None), distributed.from_main(lbg(flat.float(), self.num_codes, iters=10).codebook))
         self.initialized.fill_(True)
