@@ -14,7 +14,7 @@ spec.loader.exec_module(import_floors)
 # Each part's rank: a part imports only parts of lower rank (docs/architecture.md).
 RANK = {
     "vaelab.errors": 0, "vaelab.files": 0, "vaelab.version": 0, "vaelab.crashpoints": 0,
-    "vaelab.config": 1, "vaelab.nn": 1,
+    "vaelab.config": 1, "vaelab.nn": 1, "vaelab.run_files": 1,
     "vaelab.data": 2,
     "vaelab.models": 3,
     "vaelab.training": 4,
@@ -29,7 +29,7 @@ RANK = {
     "vaelab.__main__": 10,  # python -m vaelab: the command
 }
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "config.py", "crashpoints.py", "errors.py", "files.py",
-                     "quantizers.py", "version.py"}
+                     "quantizers.py", "run_files.py", "version.py"}
 MAX_FUNCTION_LINES = 60
 
 
@@ -67,3 +67,14 @@ def test_no_function_runs_long():
             for p in source_files() for node in ast.walk(ast.parse(p.read_text()))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert not long, long
+
+
+def test_the_packages_export_every_model_and_quantizer_of_the_family():
+    import vaelab.models as models
+    from vaelab.models.quantizers import QUANTIZERS
+
+    for name, (model, config) in models.MODELS.items():
+        assert {model.__name__, config.__name__} <= set(models.__all__), name
+        assert vars(models)[model.__name__] is model and vars(models)[config.__name__] is config
+    import vaelab.models.quantizers as family
+    assert {q.__name__ for q in QUANTIZERS.values()} <= set(family.__all__)

@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from vaelab.cli import main
+from vaelab import run_files
 from vaelab.training import checkpoint as ckpt
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -106,11 +107,11 @@ def test_a_killed_and_resumed_run_matches_an_uninterrupted_one_bit_for_bit(runs,
     straight, killed, _ = runs
     reference, run = straight[name][0], killed[(name, point)][0]
     # everything in the checkpoint: weights, best weights, optimizer, RNG states, progress
-    assert_equal(ckpt.read_tensors(reference / ckpt.CHECKPOINT), ckpt.read_tensors(run / ckpt.CHECKPOINT))
-    assert ckpt.read_metadata(reference / ckpt.CHECKPOINT) == ckpt.read_metadata(run / ckpt.CHECKPOINT)
-    for exported in (ckpt.LAST, ckpt.BEST):
-        assert_equal(ckpt.read_tensors(reference / exported), ckpt.read_tensors(run / exported))
-    assert untimed(ckpt.read_jsonl(run / ckpt.METRICS)) == untimed(ckpt.read_jsonl(reference / ckpt.METRICS))
+    assert_equal(run_files.read_tensors(reference / run_files.CHECKPOINT), run_files.read_tensors(run / run_files.CHECKPOINT))
+    assert run_files.read_metadata(reference / run_files.CHECKPOINT) == run_files.read_metadata(run / run_files.CHECKPOINT)
+    for exported in (run_files.LAST, run_files.BEST):
+        assert_equal(run_files.read_tensors(reference / exported), run_files.read_tensors(run / exported))
+    assert untimed(run_files.read_jsonl(run / run_files.METRICS)) == untimed(run_files.read_jsonl(reference / run_files.METRICS))
     assert not [p.name for p in run.glob(".*") if p.name.endswith(".tmp")]  # stale temporaries removed
     assert (run / "reconstructions.png").is_file()
 
@@ -132,7 +133,7 @@ def test_a_second_trainer_on_the_same_folder_fails_at_once_and_leaves_the_first_
     first = subprocess.Popen([sys.executable, "-m", "vaelab.cli", "-q", "train", str(config), "--out", str(run)],
                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (run / ckpt.CHECKPOINT).exists() and first.poll() is None and time.monotonic() < deadline:
+    while not (run / run_files.CHECKPOINT).exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert first.poll() is None, "the first trainer ended before the second could start"
     assert main(["-q", "train", str(config), "--out", str(run), "--overwrite"]) == 2
@@ -140,5 +141,5 @@ def test_a_second_trainer_on_the_same_folder_fails_at_once_and_leaves_the_first_
     assert len(err) == 1 and "in use by another vaelab process" in err[0] and str(first.pid) in err[0]
     _, stderr = first.communicate(timeout=600)
     assert first.returncode == 0, stderr
-    assert [r["epoch"] for r in ckpt.read_jsonl(run / ckpt.METRICS)] == list(range(1, 41))
+    assert [r["epoch"] for r in run_files.read_jsonl(run / run_files.METRICS)] == list(range(1, 41))
     assert ckpt.checkpoint_progress(run).epoch == 40

@@ -59,19 +59,19 @@ def test_shapes_config_is_used():
 
 
 @pytest.mark.parametrize("kw, words", [
-    ({"name": "cifar100"}, "shapes, mnist, fashion-mnist, cifar10, celeba, folder:PATH"),
-    ({"name": "Folder:/x"}, "folder:PATH"),
+    ({"name": "cifar100"}, "data.name must be one of shapes, mnist, fashion-mnist, cifar10, celeba, none or folder:"),
+    ({"name": "Folder:/x"}, "or folder:..., got 'Folder:/x'"),
     ({"split": "valid"}, "data.split"),
     ({"binarize": "yes"}, "data.binarize"),
     ({"limit": 0}, "data.limit"),
     ({"val": -0.1}, "data.val"),
-    ({"val": 2.5}, "whole number"),
+    ({"val": 2.5}, "a whole count of examples"),
     ({"val": 100}, "leaving none"),
     ({"val": 150}, "leaving none"),
-    ({"limit": 10, "val": 10}, "leaving none"),
-    ({"image_size": 8}, "at least 16"),
+    ({"limit": 10, "val": 10}, "data.val must hold out fewer than the data.limit of 10"),
+    ({"image_size": 8}, "data.image_size must be >= 16 for shapes"),
 ])
-def test_bad_config_raises_config_error(kw, words):
+def test_bad_config_raises_config_error(kw, words):  # refused as the config is made, or else as it loads
     with pytest.raises(ConfigError, match=words):
         load_dataset(shapes_cfg(**kw))
 

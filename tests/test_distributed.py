@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 
+from vaelab import run_files
 from vaelab.training import checkpoint as ckpt
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -35,7 +36,7 @@ def run(argv, crash_at=None):
 
 
 def weights(folder: Path) -> dict:
-    return ckpt.read_tensors(folder / ckpt.CHECKPOINT, ckpt.MODEL)
+    return run_files.read_tensors(folder / run_files.CHECKPOINT, run_files.MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_two_processes_train_as_one_with_the_same_global_batch(runs):
     one, two = weights(runs / "one"), weights(runs / "two")
     for k in one:
         assert torch.allclose(one[k], two[k], atol=1e-5), k
-    a, b = ckpt.read_jsonl(runs / "one" / ckpt.METRICS), ckpt.read_jsonl(runs / "two" / ckpt.METRICS)
+    a, b = run_files.read_jsonl(runs / "one" / run_files.METRICS), run_files.read_jsonl(runs / "two" / run_files.METRICS)
     assert [r["epoch"] for r in b] == [1, 2, 3]  # one writer: no line twice
     for ra, rb in zip(a, b):
         assert rb["train/loss"] == pytest.approx(ra["train/loss"], rel=1e-5)  # summed over both processes
@@ -76,7 +77,7 @@ def test_a_killed_two_process_run_resumes(runs, tmp_path):
     reference = weights(runs / "two")
     for k, v in weights(folder).items():
         assert torch.allclose(v, reference[k], atol=1e-6), k
-    assert [r["epoch"] for r in ckpt.read_jsonl(folder / ckpt.METRICS)] == [1, 2, 3]
+    assert [r["epoch"] for r in run_files.read_jsonl(folder / run_files.METRICS)] == [1, 2, 3]
 
 
 def test_a_killed_two_process_vae_resumes_with_each_process_noise(tmp_path):
@@ -86,7 +87,7 @@ def test_a_killed_two_process_vae_resumes_with_each_process_noise(tmp_path):
     train = [*TORCHRUN, "-m", "vaelab", "-q", "train", str(tmp_path / "vae.yaml"), "--out"]
     whole, killed = run([*train, str(tmp_path / "whole")]), run([*train, str(tmp_path / "killed")], "step@7")
     assert whole.returncode == 0 and killed.returncode != 0, whole.stderr[-1500:]
-    assert "rng/rank1/torch" in ckpt.read_tensors(tmp_path / "killed" / ckpt.CHECKPOINT)
+    assert "rng/rank1/torch" in run_files.read_tensors(tmp_path / "killed" / run_files.CHECKPOINT)
     resumed = run([*TORCHRUN, "-m", "vaelab", "-q", "train", "--resume", str(tmp_path / "killed")])
     assert resumed.returncode == 0, resumed.stderr[-1500:]
     reference = weights(tmp_path / "whole")
@@ -104,8 +105,8 @@ def test_the_pixelcnn_prior_trains_on_two_processes_as_on_one(tmp_path):
     one = run([sys.executable, "-m", "vaelab", "-q", *prior[:2], str(tmp_path / "one"), *prior[2:]])
     two = run([*TORCHRUN, "-m", "vaelab", "-q", *prior[:2], str(tmp_path / "two"), *prior[2:]])
     assert one.returncode == 0 and two.returncode == 0, (one.stderr[-1500:], two.stderr[-1500:])
-    a, b = (ckpt.read_tensors(tmp_path / r / "prior" / ckpt.CHECKPOINT, ckpt.MODEL) for r in ("one", "two"))
+    a, b = (run_files.read_tensors(tmp_path / r / "prior" / run_files.CHECKPOINT, run_files.MODEL) for r in ("one", "two"))
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
-    lines = ckpt.read_jsonl(tmp_path / "two" / "prior" / ckpt.METRICS)
+    lines = run_files.read_jsonl(tmp_path / "two" / "prior" / run_files.METRICS)
     assert [r["epoch"] for r in lines] == [1, 2]

@@ -5,6 +5,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,49 +18,9 @@ from vaelab.data import DataSplits, ImageDataset
 from vaelab.errors import ConfigError
 from vaelab.evaluation import importance_weighted_nll
 from vaelab.models import MODELS, build_model, config_class
+from user_networks import Decoder, Encoder, GridDecoder, GridEncoder
 
 SHAPE = (3, 32, 32)
-NETWORKS = '''
-from torch import nn
-
-class Encoder(nn.Module):  # x [B, 3, 32, 32] -> features [B, 32 * 8 * 8]
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(),
-                                 nn.Flatten())
-
-    def forward(self, x):
-        return self.net(x)
-
-class Decoder(nn.Module):  # z [B, d] -> Bernoulli logits [B, 3, 32, 32]
-    def __init__(self, latent_dim=8):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(latent_dim, 32 * 8 * 8), nn.Unflatten(1, (32, 8, 8)),
-                                 nn.ConvTranspose2d(32, 16, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(16, 3, 4, 2, 1))
-
-    def forward(self, z):
-        return self.net(z)
-
-class GridEncoder(nn.Module):  # x [B, 3, 32, 32] -> vectors [B, 4, 8, 8]
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 4, 4, 2, 1))
-
-    def forward(self, x):
-        return self.net(x)
-
-class GridDecoder(nn.Module):  # [B, 4, 8, 8] -> Gaussian means [B, 3, 32, 32]
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.ConvTranspose2d(4, 16, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(16, 3, 4, 2, 1))
-
-    def forward(self, z):
-        return self.net(z)
-'''
-nets = {}
-exec(NETWORKS, nets)  # the same classes this file and a fresh process (below) define
-Encoder, Decoder, GridEncoder, GridDecoder = (nets[k] for k in ("Encoder", "Decoder", "GridEncoder", "GridDecoder"))
-
 GAUSSIAN_FAMILY = ["vae", "beta-vae", "cvae", "infovae", "beta-tcvae", "factorvae", "ae", "hvae"]
 
 
@@ -93,6 +54,11 @@ def test_a_flat_latent_model_runs_your_encoder_and_decoder(name):
     assert torch.isfinite(out.loss)
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.parameters())
+
+
+def test_vqvae2_says_it_takes_no_networks_of_yours():
+    with pytest.raises(ConfigError, match="vqvae2 builds its own two-level convolutions: it takes no encoder="):
+        build_model(config_class("vqvae2")(), SHAPE, encoder=GridEncoder(), decoder=GridDecoder())
 
 
 def test_the_oi_vae_takes_your_encoder_and_keeps_its_generators():
@@ -186,8 +152,10 @@ def test_a_folder_of_your_networks_is_refused_without_them(tmp_path, capsys):
 def test_a_new_process_opens_the_run_with_the_same_classes(tmp_path):
     model = build_model(config_class("vae")(latent_dim=8), SHAPE, encoder=Encoder(), decoder=Decoder())
     vaelab.train(run_config(model), tmp_path / "run", data=DataSplits(images(32), images(16, seed=1)), model=model)
-    script = NETWORKS + textwrap.dedent(f"""
-        import torch, vaelab
+    script = textwrap.dedent(f"""
+        import sys, torch, vaelab
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from user_networks import Decoder, Encoder
         model = vaelab.load({str(tmp_path / 'run')!r}, encoder=Encoder(), decoder=Decoder())
         print(tuple(model.sample(2, generator=torch.Generator().manual_seed(0)).shape))
     """)

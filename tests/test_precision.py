@@ -8,7 +8,7 @@ from vaelab.data import ImageDataset
 from vaelab.models import VQVAE, VQVAEConfig
 from vaelab.runs import train
 from vaelab.training import DatasetBatches, TensorBatches
-from vaelab.training import checkpoint as ckpt
+from vaelab import run_files
 
 from test_training import toy_config, toy_data
 
@@ -16,7 +16,7 @@ CONV = ("model.backbone=conv", "model.channels=[8,16]", "model.res_blocks=1")
 
 
 def weights(run):
-    return ckpt.read_tensors(run / ckpt.CHECKPOINT, ckpt.MODEL)
+    return run_files.read_tensors(run / run_files.CHECKPOINT, run_files.MODEL)
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -33,7 +33,7 @@ def test_the_fp16_gradient_scaler_resumes_exactly(tmp_path):
     straight = train(toy_config("train.precision=fp16"), tmp_path / "straight", data=toy_data())
     train(toy_config("train.precision=fp16", "train.epochs=2"), tmp_path / "split", data=toy_data())
     resumed = train(toy_config("train.precision=fp16"), tmp_path / "split", resume=True, data=toy_data())
-    assert ckpt.read_metadata(tmp_path / "split" / ckpt.CHECKPOINT)["scaler"]["scale"] > 0
+    assert run_files.read_metadata(tmp_path / "split" / run_files.CHECKPOINT)["scaler"]["scale"] > 0
     for k, v in weights(tmp_path / "straight").items():
         assert torch.equal(v, weights(tmp_path / "split")[k]), k
     assert resumed.history[-1]["val/loss"] == straight.history[-1]["val/loss"]
@@ -52,7 +52,7 @@ def test_channels_last_gives_the_same_run_up_to_rounding(tmp_path):
     nhwc = train(toy_config(*CONV, "train.epochs=2", "train.channels_last=true"), tmp_path / "nhwc", data=toy_data()).history
     for a, b in zip(plain, nhwc):
         assert b["val/loss"] == pytest.approx(a["val/loss"], rel=1e-3)
-    loaded = ckpt.read_tensors(tmp_path / "nhwc" / ckpt.BEST)  # saved in the usual (contiguous) layout
+    loaded = run_files.read_tensors(tmp_path / "nhwc" / run_files.BEST)  # saved in the usual (contiguous) layout
     assert all(v.is_contiguous() for v in loaded.values())
 
 

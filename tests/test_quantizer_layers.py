@@ -176,3 +176,9 @@ def test_two_processes_count_each_others_codes():
     result = run([*TORCHRUN, str(check)])
     assert result.returncode == 0, result.stdout + result.stderr[-1500:]
     assert result.stdout.count("counted over both") == 2
+
+
+def test_fsq_refuses_more_codes_than_it_can_count_exactly():
+    with pytest.raises(ConfigError, match=r"FSQ levels=\[8, 8, 8, 8, 8, 8, 8, 8, 8\] make 134217728 codes; at most 16777216"):
+        FSQ(levels=[8] * 9)
+    assert FSQ(levels=[16, 16, 16, 16, 16, 16]).num_codes == 2**24  # the largest it takes

@@ -14,14 +14,15 @@ from vaelab.cli import main
 from vaelab.errors import ConfigError, RunError, TrainingDiverged
 from vaelab.models import VAE
 from vaelab.runs import run_config, train
+from vaelab import run_files
 from vaelab.training import checkpoint as ckpt
 from vaelab.training import hold_folder
 
 from test_training import toy_config, toy_data, train_until_ctrl_c
 
 
-def weights(run, prefix=ckpt.MODEL):
-    return ckpt.read_tensors(run / ckpt.CHECKPOINT, prefix)
+def weights(run, prefix=run_files.MODEL):
+    return run_files.read_tensors(run / run_files.CHECKPOINT, prefix)
 
 
 def assert_same(a: dict, b: dict):
@@ -87,10 +88,10 @@ def test_a_diverging_run_stops_names_the_term_and_keeps_finite_weights(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "diverged" in err[0] and "step" in err[0] and "epoch 1" in err[0]
     assert any(f"'{term}'" in err[0] for term in ("loss", "recon", "kl"))
-    for name in (ckpt.LAST, ckpt.BEST):
+    for name in (run_files.LAST, run_files.BEST):
         assert all(torch.isfinite(v).all() for v in load_file(run / name).values()), name
     assert all(torch.isfinite(v).all() for v in weights(run).values())
-    assert all(math.isfinite(v) for r in ckpt.read_jsonl(run / ckpt.METRICS) for v in r.values())
+    assert all(math.isfinite(v) for r in run_files.read_jsonl(run / run_files.METRICS) for v in r.values())
     # a lower learning rate on resume continues from the last finite checkpoint
     assert main(["train", "--resume", str(run), "train.lr=1e-3"]) == 0
     assert run_config(run).train.lr == 1e-3
@@ -118,7 +119,7 @@ def test_a_nan_between_checks_is_found_with_its_exact_step(tmp_path, monkeypatch
     progress = ckpt.checkpoint_progress(tmp_path / "run")
     assert progress.step < 9
     # epoch 1 ended, but no checkpoint after it was due: its line goes with its weights
-    assert [r["epoch"] for r in ckpt.read_jsonl(tmp_path / "run" / ckpt.METRICS)] == list(range(1, progress.epoch + 1))
+    assert [r["epoch"] for r in run_files.read_jsonl(tmp_path / "run" / run_files.METRICS)] == list(range(1, progress.epoch + 1))
 
 
 def test_skip_mode_skips_and_counts_non_finite_batches(tmp_path, monkeypatch):
@@ -157,7 +158,7 @@ def test_a_second_trainer_on_a_locked_folder_fails_at_once(tmp_path):
     with hold_folder(run):
         with pytest.raises(RunError, match="in use by another vaelab process"):
             train(toy_config(), run, data=toy_data())
-    assert not (run / ckpt.CHECKPOINT).exists()
+    assert not (run / run_files.CHECKPOINT).exists()
     train(toy_config("train.epochs=1"), run, data=toy_data())  # released: a trainer may start
 
 
@@ -176,19 +177,19 @@ def test_the_checkpoint_is_one_safetensors_file_of_data(tmp_path):
     run = tmp_path / "run"
     train(toy_config("train.epochs=2"), run, data=toy_data())
     names = {p.name for p in run.iterdir()}
-    assert ckpt.LEGACY_STATE not in names and ckpt.CHECKPOINT in names
-    tensors = load_file(run / ckpt.CHECKPOINT)
+    assert run_files.LEGACY_STATE not in names and run_files.CHECKPOINT in names
+    tensors = load_file(run / run_files.CHECKPOINT)
     groups = {k.split("/")[0] for k in tensors}
     assert groups <= {"model", "best", "buffers", "optimizer", "rng", "epoch"} and {"model", "optimizer", "rng"} <= groups
-    meta = ckpt.read_metadata(run / ckpt.CHECKPOINT)
+    meta = run_files.read_metadata(run / run_files.CHECKPOINT)
     assert meta["progress"]["epoch"] == 2 and meta["model"] == "vae"
 
 
 def test_a_run_of_vaelab_0_1_loads_but_does_not_resume(tmp_path):
     run = tmp_path / "run"
     train(toy_config("train.epochs=1"), run, data=toy_data())
-    (run / ckpt.CHECKPOINT).unlink()
-    (run / ckpt.LEGACY_STATE).write_bytes(b"\x80\x04 a pickle that must never be opened")
+    (run / run_files.CHECKPOINT).unlink()
+    (run / run_files.LEGACY_STATE).write_bytes(b"\x80\x04 a pickle that must never be opened")
     assert isinstance(vaelab.load(run), VAE)
     with pytest.raises(RunError, match="cannot be resumed"):
         train(toy_config("train.epochs=2"), run, resume=True, data=toy_data())
@@ -198,7 +199,7 @@ def test_resuming_a_run_killed_before_its_first_checkpoint_starts_it(tmp_path):
     straight = train(toy_config("train.epochs=1"), tmp_path / "straight", data=toy_data())
     run = tmp_path / "run"
     run.mkdir()
-    (run / ckpt.CONFIG).write_text((tmp_path / "straight" / ckpt.CONFIG).read_text())
+    (run / run_files.CONFIG).write_text((tmp_path / "straight" / run_files.CONFIG).read_text())
     resumed = train(toy_config("train.epochs=1"), run, resume=True, data=toy_data())
     assert drop_seconds(resumed.history) == drop_seconds(straight.history)
     assert_same(weights(tmp_path / "straight"), weights(run))
@@ -207,11 +208,11 @@ def test_resuming_a_run_killed_before_its_first_checkpoint_starts_it(tmp_path):
 def test_a_metrics_line_cut_short_by_a_kill_is_dropped_on_resume_and_nothing_else_is(tmp_path):
     run = tmp_path / "run"
     train(toy_config("train.epochs=1"), run, data=toy_data())
-    good = (run / ckpt.METRICS).read_text()
-    (run / ckpt.METRICS).write_text(good + '{"epoch": 2, "step": 12, "train/lo')  # a kill mid-append
+    good = (run / run_files.METRICS).read_text()
+    (run / run_files.METRICS).write_text(good + '{"epoch": 2, "step": 12, "train/lo')  # a kill mid-append
     result = train(toy_config("train.epochs=2"), run, resume=True, data=toy_data())
     assert [r["epoch"] for r in result.history] == [1, 2]
-    (run / ckpt.METRICS).write_text("not json\n" + good)  # not a cut-short last line: refused
+    (run / run_files.METRICS).write_text("not json\n" + good)  # not a cut-short last line: refused
     with pytest.raises(RunError, match="not a metrics file"):
         train(toy_config("train.epochs=3"), run, resume=True, data=toy_data())
 
@@ -220,9 +221,9 @@ def test_starting_over_in_a_run_folder_removes_what_the_old_run_left(tmp_path):
     run = tmp_path / "run"
     train(toy_config("train.epochs=1"), run, data=toy_data())
     (run / "prior").mkdir()
-    (run / "prior" / ckpt.CHECKPOINT).write_bytes(b"the old model's code prior")
+    (run / "prior" / run_files.CHECKPOINT).write_bytes(b"the old model's code prior")
     (run / "evaluation.json").write_text("{}")
-    train(toy_config("train.epochs=1", "model.latent_dim=3"), run, data=toy_data())
+    train(toy_config("train.epochs=1", "model.latent_dim=3"), run, data=toy_data(), overwrite=True)
     assert not (run / "prior").exists() and not (run / "evaluation.json").exists()
     assert run_config(run).model.latent_dim == 3
 

@@ -10,6 +10,7 @@ from vaelab.config import compose
 from vaelab.data import DataSplits, ImageDataset
 from vaelab.errors import RunError
 from vaelab.models import config_class
+from vaelab import run_files
 from vaelab.training import checkpoint as ckpt
 from vaelab.runs import train
 
@@ -36,7 +37,7 @@ def test_training_lowers_the_validation_loss_and_writes_a_run_folder(tmp_path):
     assert [r["epoch"] for r in history] == list(range(1, 13))
     assert history[-1]["val/loss"] < 0.7 * history[0]["val/loss"]
     assert all(abs(r["val/loss"] - r["val/recon"] - r["val/kl"]) < 1e-3 for r in history)
-    for name in (ckpt.CONFIG, ckpt.CHECKPOINT, ckpt.LAST, ckpt.BEST, ckpt.METRICS, "samples.png", "reconstructions.png"):
+    for name in (run_files.CONFIG, run_files.CHECKPOINT, run_files.LAST, run_files.BEST, run_files.METRICS, "samples.png", "reconstructions.png"):
         assert (tmp_path / "run" / name).is_file(), name
     assert not list((tmp_path / "run").glob(".*.tmp"))  # atomic writes leave no temporaries
 
@@ -93,7 +94,7 @@ def test_ctrl_c_saves_the_exact_step_and_the_resumed_run_matches_an_uninterrupte
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     train(toy_config("model.name=ae", "train.epochs=1"), tmp_path / "ae", data=toy_data())
     train(toy_config("train.epochs=1"), tmp_path / "vae", data=toy_data())
-    (tmp_path / "vae" / ckpt.CHECKPOINT).write_bytes((tmp_path / "ae" / ckpt.CHECKPOINT).read_bytes())
+    (tmp_path / "vae" / run_files.CHECKPOINT).write_bytes((tmp_path / "ae" / run_files.CHECKPOINT).read_bytes())
     with pytest.raises(RunError, match="holds a 'ae' model"):
         vaelab.load(tmp_path / "vae")
     with pytest.raises(RunError, match="not found"):
@@ -102,6 +103,6 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
 
 def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
     train(toy_config("train.epochs=1"), tmp_path / "run", data=toy_data())
-    (tmp_path / "run" / ckpt.CONFIG).write_text((tmp_path / "run" / ckpt.CONFIG).read_text().replace("latent_dim: 4", "latent_dim: 5"))
+    (tmp_path / "run" / run_files.CONFIG).write_text((tmp_path / "run" / run_files.CONFIG).read_text().replace("latent_dim: 4", "latent_dim: 5"))
     with pytest.raises(RunError, match="does not fit"):
         vaelab.load(tmp_path / "run")

@@ -1,6 +1,7 @@
 """The wheel `python -m build` makes carries what a user needs: installed into a clean venv
 beside torch (as the Makefile installs it), its `vaelab` lists the shipped configs and
-trains one by name from an empty folder, and `vaelab.load_config` finds one by name.
+trains one by name from an empty folder, `vaelab.load_config` finds one by name, and the
+Python of the guide's page "vaelab in your own code" runs as a user would run it.
 
 No skip: `build` comes with the dev extra, so a missing build tool fails here. pip installs
 with --no-compile (byte-compiling all of torch would take most of the test's time); the
@@ -8,6 +9,7 @@ venv is made --without-pip and filled by this interpreter's pip (`pip --python`)
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,11 +49,13 @@ def clean_venv(tmp_path: Path, wheel: Path) -> Path:
     return venv / "bin"
 
 
-@pytest.fixture
-def venv_bin(tmp_path):
-    """The clean venv's bin/ folder; the venv (900 MB with torch) is removed afterwards."""
-    yield clean_venv(tmp_path, build_wheel(tmp_path))
-    shutil.rmtree(tmp_path / "venv", ignore_errors=True)
+@pytest.fixture(scope="module")
+def venv_bin(tmp_path_factory):
+    """The clean venv's bin/ folder, built once for this file's tests; the venv (900 MB with
+    torch) is removed afterwards."""
+    where = tmp_path_factory.mktemp("wheel")
+    yield clean_venv(where, build_wheel(where))
+    shutil.rmtree(where / "venv", ignore_errors=True)
 
 
 def test_the_wheel_lists_and_trains_the_shipped_configs_from_an_empty_folder(venv_bin, tmp_path):
@@ -71,3 +75,16 @@ def test_the_wheel_lists_and_trains_the_shipped_configs_from_an_empty_folder(ven
     code = "import vaelab; print(vaelab.__file__); print(vaelab.load_config('quickstart').model.latent_dim)"
     where, latent_dim = run([venv_bin / "python", "-c", code], empty, env).split()
     assert Path(where).is_relative_to(venv_bin.parent) and latent_dim == "10"  # the venv's vaelab, not the repo's
+
+
+def test_the_wheel_runs_the_guides_own_code_page(venv_bin, tmp_path):
+    page = (ROOT / "docs/guide/own-code.md").read_text()
+    blocks = [m.group(1) for m in re.finditer(r"^```python\n(.*?)^```", page, re.MULTILINE | re.DOTALL)]
+    assert len(blocks) >= 4  # networks and data, scores, quantizer layers, configs, a saved folder
+    (tmp_path / "own_code.py").write_text("\n".join(blocks))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    out = run([venv_bin / "python", "own_code.py"], tmp_path, {**env, "OMP_NUM_THREADS": "1"})
+    assert "FiniteScalarQuantizer 240 codes" in out and "model.beta must be >= 0, got -3.0" in out
+    run([venv_bin / "vaelab", "sample", "models/builtin", "--out", "samples.png"], tmp_path, env)
+    assert (tmp_path / "samples.png").is_file()
+

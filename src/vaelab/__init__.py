@@ -12,10 +12,10 @@ _EXPORTS = {
     "DataConfig": "vaelab.config",
     "RunConfig": "vaelab.config",
     "TrainConfig": "vaelab.config",
-    "load": "vaelab.runs",
-    "load_config": "vaelab.runs",
-    "run_config": "vaelab.runs",
-    "train": "vaelab.runs",
+    "load": "vaelab.runs.folder",
+    "load_config": "vaelab.runs.folder",
+    "run_config": "vaelab.runs.folder",
+    "train": "vaelab.runs.train_run",
 }
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 def cmd_train(args: argparse.Namespace) -> None:
     from vaelab.nn import distributed
     from vaelab.runs import load_config, run_config, train
-    from vaelab.training import checkpoint as ckpt
+    from vaelab import run_files
 
     if args.resume:
         run_dir, overrides = Path(args.resume), args.items
@@ -48,12 +48,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_config(config, overrides)
         run_dir = Path(args.out) if args.out else Path("runs") / Path(config).stem
         check_run_folder_path(run_dir)
-        if any((run_dir / name).exists() for name in ckpt.RUN_FILES) and not args.overwrite:
+        if any((run_dir / name).exists() for name in run_files.RUN_FILES) and not args.overwrite:
             raise _usage(f"{run_dir} already holds a run: --resume {run_dir} continues it, --overwrite starts over")
     try:
         result = train(cfg, run_dir, resume=bool(args.resume))
     except KeyboardInterrupt:
-        saved = "state saved" if (run_dir / ckpt.CHECKPOINT).exists() else "nothing trained yet"
+        saved = "state saved" if (run_dir / run_files.CHECKPOINT).exists() else "nothing trained yet"
         print(f"interrupted: {saved} in {run_dir}; continue with: vaelab train --resume {run_dir}", file=sys.stderr)
         sys.exit(130)
     if not distributed.is_main():  # torchrun: one process says it
@@ -116,7 +116,7 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
     from vaelab.evaluation import bits_per_dim
     from vaelab.nn import distributed
     from vaelab.runs import train_prior
-    from vaelab.training import checkpoint as ckpt
+    from vaelab import run_files
 
     try:
         result = train_prior(args.run, args.overrides, resume=args.resume)
@@ -125,7 +125,7 @@ def cmd_prior_train(args: argparse.Namespace) -> None:
         sys.exit(130)
     if not distributed.is_main():  # torchrun: one process says it
         return
-    meta = ckpt.read_metadata(result.run_dir / ckpt.CHECKPOINT)  # recorded with the prior: no model to rebuild
+    meta = run_files.read_metadata(result.run_dir / run_files.CHECKPOINT)  # recorded with the prior: no model to rebuild
     shape = meta.get("code_shape", meta["grid"])
     positions = math.prod(shape)
     last = result.history[-1] if result.history else {}
@@ -145,7 +145,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from vaelab.errors import CapabilityError
     from vaelab.plots import curves, groups, latent_space, manifold, run_pictures
     from vaelab.runs import load
-    from vaelab.training import checkpoint as ckpt
+    from vaelab import run_files
 
     run = Path(args.run)
     model = load(run, args.checkpoint)
@@ -160,7 +160,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
         ),
         "manifold": lambda: manifold.save_manifold_grid(model, run / "manifold.png"),
         "groups": lambda: groups.save_group_heatmap(model, run / "latent_groups.png"),
-        "curves": lambda: curves.save_training_curves(ckpt.read_jsonl(run / ckpt.METRICS), run / "curves.png"),
+        "curves": lambda: curves.save_training_curves(run_files.read_jsonl(run / run_files.METRICS), run / "curves.png"),
     }
     unknown = [w for w in args.what if w not in PLOTS]
     if unknown:
@@ -213,11 +213,11 @@ def cmd_info(args: argparse.Namespace) -> None:
     from vaelab.config import to_dict
     from vaelab.models import parameter_counts
     from vaelab.runs import load, run_config
-    from vaelab.training import checkpoint as ckpt
+    from vaelab import run_files
 
     cfg = run_config(args.run)
     model = load(args.run, "last")
-    history = ckpt.read_jsonl(Path(args.run) / ckpt.METRICS)
+    history = run_files.read_jsonl(Path(args.run) / run_files.METRICS)
     own, in_prior = parameter_counts(model)
     prior = f" (+ {in_prior:,} in its code prior)" if in_prior else ""
     print(f"run:    {args.run}")

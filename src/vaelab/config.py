@@ -36,7 +36,8 @@ MAX_SEED = 2**63 - 1  # the largest signed 64-bit integer: a seed any generator 
 MAX_IMAGE_SIZE = 1024  # the largest image side data.image_size may ask for
 SHAPES_MIN_SIZE = 16  # the shapes renderer draws nothing recognisable below this side
 FIXED_SIDES = {"mnist": 28, "fashion-mnist": 28, "cifar10": 32}  # datasets whose side data.image_size does not set
-DATASETS = ("shapes", "mnist", "fashion-mnist", "cifar10", "celeba")  # and folder:PATH
+DATASETS = ("shapes", "mnist", "fashion-mnist", "cifar10", "celeba", "none")  # and folder:PATH
+NO_DATA = "none"  # data.name of a folder with no data set of its own (its data came from Python)
 FOLDER_PREFIX = "folder:"
 
 
@@ -246,7 +247,8 @@ def check(cfg: Any, where: str | None = None, root: Any = None) -> None:
 class DataConfig(Section):
     key_prefix: ClassVar[str] = "data."
 
-    name: str = one_of(*DATASETS, default="shapes", prefix=FOLDER_PREFIX)  # folder:PATH: any folder of images
+    name: str = one_of(*DATASETS, default="shapes", prefix=FOLDER_PREFIX)  # folder:PATH: any folder of images;
+    #   none: no data set to load by name (data handed to vaelab.train from Python, or a model's save_pretrained)
     root: Optional[str] = None  # folder holding the files; default ~/.cache/vaelab/<name>
     download: bool = True  # fetch missing files (with checksums) when not in root
     split: str = one_of("train", "test", default="train")  # official split to read

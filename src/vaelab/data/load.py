@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vaelab.config import DataConfig
-from vaelab.data.batches import binarize_static, check_binarize
+from vaelab.config import NO_DATA, DataConfig
+from vaelab.data.batches import binarize_static
 from vaelab.data.celeba import load_celeba
 from vaelab.data.cifar10 import load_cifar10
 from vaelab.data.dataset import DataSplits
-from vaelab.data.folder import PREFIX, folder_path, load_folder
+from vaelab.data.folder import folder_path, load_folder
 from vaelab.data.mnist import load_mnist
 from vaelab.data.shapes import make_shapes
 from vaelab.data.splits import hold_out
-from vaelab.errors import ConfigError
+from vaelab.errors import DataError
 
 # The last is a pattern: "folder:" followed by the path of any folder of images.
 DATASETS = ("shapes", "mnist", "fashion-mnist", "cifar10", "celeba", "folder:PATH")
-SPLITS = ("train", "test")
 
 
 def load_dataset(cfg: DataConfig) -> DataSplits:
@@ -26,15 +25,10 @@ def load_dataset(cfg: DataConfig) -> DataSplits:
     The order matters: the limit is taken before holding out, so limit=10000, val=1000
     trains on the first 9000 and holds out the next 1000.
     """
-    if cfg.name not in DATASETS[:-1] and not cfg.name.startswith(PREFIX):
-        raise ConfigError(f"unknown data.name {cfg.name!r}; known datasets: {', '.join(DATASETS)} "
-                          f"(PATH: any folder of .png/.jpg images).")
-    if cfg.split not in SPLITS:
-        raise ConfigError(f"data.split must be one of {', '.join(SPLITS)}, got {cfg.split!r}.")
-    check_binarize(cfg.binarize)
-    if cfg.limit is not None and cfg.limit < 1:
-        raise ConfigError(f"data.limit must be at least 1 (or null for all), got {cfg.limit}.")
-
+    if cfg.name == NO_DATA:
+        raise DataError(f"data.name={NO_DATA}: this folder has no data set to load by name (its data came from "
+                        f"Python, or it was saved with save_pretrained): pass the data in from Python")
+    # cfg checked its own values as it was made (config.Section): the name, split, binarization and limit are known
     if cfg.name == "shapes":  # generated, so there is no official split to choose
         data = make_shapes(cfg.num_samples, cfg.image_size, cfg.seed)
     elif cfg.name in ("mnist", "fashion-mnist"):

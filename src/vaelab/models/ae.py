@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from vaelab.config import ModelSection, RunConfig, above, at_least, each_at_least, one_of
+from vaelab.config import NO_DATA, ModelSection, RunConfig, above, at_least, each_at_least, one_of
 from vaelab.errors import CapabilityError
 from vaelab.models.base import GenerativeModel, LatentVectorModel, LossOutput
 from vaelab.models.likelihoods import build_likelihood
@@ -19,7 +19,7 @@ from vaelab.nn.conv import check_side
 
 def check_conv_side(channels: list[int], where: str, root: Any) -> None:
     """ConfigError when the images of `root` (a RunConfig) are too small for conv stages `channels`."""
-    if isinstance(root, RunConfig):
+    if isinstance(root, RunConfig) and root.data.name != NO_DATA:  # data from Python: their side is the model's
         check_side(root.data.side(), len(channels), root.data.side_key(), f"{where}channels")
 
 

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from vaelab.errors import CapabilityError, ConfigError
+from vaelab import run_files
+from vaelab.config import DataConfig, RunConfig, to_dict
+from vaelab.errors import CapabilityError, ConfigError, RunError
 from vaelab.models.gaussian import log_normal
 from vaelab.nn.device import module_device
 
@@ -116,6 +119,25 @@ class GenerativeModel(Trainable):
     def device(self) -> torch.device:
         return module_device(self)
 
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the model into `folder` the way a run folder holds it, so that
+        `vaelab.load(folder)` opens it (run_files.py): config.yaml (the model's section;
+        data.name: none, since no data set goes with it) and last.safetensors (the weights,
+        with the model's name, image shape and classes). Your own networks are saved as
+        weights: pass the modules back to `vaelab.load`. Returns the folder."""
+        folder = Path(folder)
+        if any((folder / name).exists() for name in (run_files.CHECKPOINT, run_files.BEST)):
+            raise RunError(f"{folder} holds a training run, whose checkpoint would be opened before these weights: "
+                           f"save the model into a folder of its own")
+        run_files.write_config(folder, to_dict(RunConfig(data=DataConfig(name="none"), model=self.config)))
+        run_files.save_weights(self.weights(), folder / run_files.LAST, model=self.config.name,
+                               data_shape=list(self.data_shape), num_classes=self.num_classes)
+        return folder
+
+    def weights(self) -> dict[str, Tensor]:
+        """The tensors a folder keeps of this model (its state dict)."""
+        return self.state_dict()
+
 
 # Priors: distributions over what a model's encoder produces.
 
@@ -137,11 +159,13 @@ class CodePrior(nn.Module, ABC):
     so that it moves with the model it is attached to.
 
     num_codes: the size of the code alphabet; num_classes: the classes it is conditioned
-    on, or None for an unconditional prior.
+    on, or None for an unconditional prior; config: the PixelCNNConfig it was built from
+    (what a folder records to build it again).
     """
 
     num_codes: int
     num_classes: int | None
+    config: object
 
     @abstractmethod
     def log_prob(self, codes: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -8,9 +8,14 @@ them (`make_prior`); sampling is then the same for all: draw codes, decode them.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
+from vaelab import run_files
+from vaelab.config import to_dict
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.models.base import CodeGridModel, CodePrior, GenerativeModel
 
@@ -38,6 +43,24 @@ class CodeModel(GenerativeModel, CodeGridModel):
     @property
     def can_sample(self) -> bool:
         return self.prior is not None
+
+    def weights(self) -> dict[str, Tensor]:
+        """The model's own tensors: its prior has a folder of its own (FOLDER/prior/)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("prior.")}
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """The model's folder (GenerativeModel.save_pretrained) and, when a prior is attached,
+        FOLDER/prior/: its PixelCNN config and weights, as `vaelab prior train` writes them."""
+        folder = super().save_pretrained(folder)
+        prior_folder = folder / run_files.PRIOR_DIR
+        if self.prior is None:
+            shutil.rmtree(prior_folder, ignore_errors=True)  # an earlier save's prior is not this model's
+            return folder
+        run_files.write_config(prior_folder, {"pixelcnn": to_dict(self.prior.config)})
+        run_files.save_weights(self.prior.state_dict(), prior_folder / run_files.LAST, model="pixelcnn",
+                               num_codes=self.num_codes, code_shape=list(self.code_shape),
+                               num_classes=self.prior.num_classes)
+        return folder
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:

@@ -71,10 +71,11 @@ def paper_decoder(config, data_shape: tuple[int, int, int]) -> nn.Module:
 
 
 def check_grid_networks(encoder: nn.Module, decoder: nn.Module, code_dim: int, data_shape: tuple[int, int, int],
-                        likelihood: str) -> tuple[int, ...]:
+                        likelihood: str, dim_from: str = "model.code_dim") -> tuple[int, ...]:
     """The grid (h, w) the encoder maps an image to, after checking that it returns vectors
-    [B, code_dim, h, w] and that the decoder maps them back to [B, C, H, W]."""
-    wanted = f"a grid [B, {code_dim}, h, w] (model.code_dim = {code_dim})"
+    [B, code_dim, h, w] and that the decoder maps them back to [B, C, H, W]. `dim_from`
+    says where code_dim comes from, for the message (your quantizer's dim, when it is yours)."""
+    wanted = f"a grid [B, {code_dim}, h, w] ({dim_from} = {code_dim})"
     out = probe(encoder, torch.zeros(PROBE_BATCH, *data_shape), "encoder", wanted)
     if len(out) != 3 or out[0] != code_dim:
         raise ConfigError(f"the encoder returned {_shape((PROBE_BATCH, *out))} for x {_shape((PROBE_BATCH, *data_shape))}; "

@@ -12,7 +12,7 @@ it (`vaelab prior train RUN`, a gated PixelCNN; code_model.py). The quantizer is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from torch import Tensor, nn
@@ -24,7 +24,8 @@ from vaelab.models.base import CodePrior, HasCritic, LossOutput
 from vaelab.models.code_model import CodeModel
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, StackedPrior
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.quantizers import GRADIENT_ESTIMATORS, QUANTIZERS, build_quantizer
+from vaelab.models.quantizers import (GRADIENT_ESTIMATORS, OPTIONS, QUANTIZERS, Quantizer, build_quantizer,
+                                      quantizer_config)
 from vaelab.models.sharpness import SharpnessConfig, Sharpener, critic_parameters, sharpening_terms
 from vaelab.models.networks import check_grid_networks, networks_config, paper_decoder, paper_encoder
 
@@ -70,10 +71,7 @@ class VQVAEConfig(SharpnessConfig):
 
     def quantizer_options(self) -> dict:
         """Every quantizer option of this section; build_quantizer hands each quantizer its own."""
-        names = ("gradient", "commitment", "decay", "kmeans_init", "dead_code_steps", "codebook_dim", "stages",
-                 "shared_codebook", "quantizer_dropout", "levels", "temperature", "temperature_end",
-                 "temperature_steps", "kl_weight", "diversity_weight", "hard")
-        return {name: vars(self)[name] for name in names} | {"codebook": self.stage_quantizer}
+        return {name: vars(self)[name] for name in OPTIONS}
 
 
 class VQVAE(CodeModel, HasCritic):
@@ -84,24 +82,33 @@ class VQVAE(CodeModel, HasCritic):
     Your own `encoder` and `decoder` (models/networks.py) replace the paper's convolutions:
     x [B, C, H, W] -> vectors [B, code_dim, h, w] (any grid h x w: the prior is a PixelCNN
     over it), and [B, code_dim, h, w] -> the likelihood's parameters [B, C, H, W].
+
+    Your own `quantizer`, a channels-first layer of the family (vaelab.quantizers), is used
+    as given; the model's config (a copy) then says how to build it again (quantizer,
+    num_codes, code_dim and its options: quantizer_config), so a run folder rebuilds it.
     """
 
     name = "vqvae"
     critic_betas = (0.5, 0.9)
 
     def __init__(self, config: VQVAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
-                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None,
+                 quantizer: Quantizer | None = None):
+        config = networks_config(config, encoder, decoder)  # backbone 'custom' when the networks are yours
+        if quantizer is not None:  # the config says your layer's keys, so that a run folder rebuilds it
+            config = replace(config, **quantizer_config(quantizer))
         super().__init__(config, data_shape, num_classes)
         if config.likelihood not in ("gaussian", "bernoulli"):
             raise ConfigError(f"vqvae likelihood must be 'gaussian' or 'bernoulli', got {config.likelihood!r}")
-        self.config = networks_config(config, encoder, decoder)  # backbone 'custom' when the networks are yours
         self.encoder = paper_encoder(config, self.data_shape) if encoder is None else encoder  # x -> z_e [B, D, h, w]
         # built between the two networks, as it always was: the same seed gives the same weights
-        self.quantizer = build_quantizer(config.quantizer, config.num_codes, config.code_dim, **config.quantizer_options())
+        self.quantizer = build_quantizer(config.quantizer, config.num_codes, config.code_dim,
+                                         **config.quantizer_options()) if quantizer is None else quantizer
         self.decoder = paper_decoder(config, self.data_shape) if decoder is None else decoder  # z_q -> [B, C, H, W]
         self.likelihood = build_likelihood(config.likelihood, config.variance)
+        dim_from = "model.code_dim" if quantizer is None else f"your {type(quantizer).__name__}'s dim"
         self._grid = check_grid_networks(self.encoder, self.decoder, config.code_dim, self.data_shape,
-                                         config.likelihood)  # (h, w)
+                                         config.likelihood, dim_from)  # (h, w)
         self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None
         self.critic_lr = config.critic_lr
 

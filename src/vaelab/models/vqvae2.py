@@ -58,7 +58,15 @@ class VQVAE2(CodeModel, HasCritic):
     name = "vqvae2"
     critic_betas = (0.5, 0.9)
 
-    def __init__(self, config: VQVAE2Config, data_shape: tuple[int, int, int], num_classes: int | None = None):
+    def __init__(self, config: VQVAE2Config, data_shape: tuple[int, int, int], num_classes: int | None = None,
+                 *, encoder: nn.Module | None = None, decoder: nn.Module | None = None,
+                 quantizer: nn.Module | None = None):
+        if encoder is not None or decoder is not None:
+            raise ConfigError("vqvae2 builds its own two-level convolutions: it takes no encoder= or decoder= "
+                              "(the vqvae does)")
+        if quantizer is not None:
+            raise ConfigError("vqvae2 builds its two quantizers from its config: set model.quantizer and its "
+                              "options instead of passing quantizer=")
         super().__init__(config, data_shape, num_classes)
         c, d = config.channels[-1], config.code_dim
         self.encoder = ConvEncoder(self.data_shape, config.channels, config.res_blocks)

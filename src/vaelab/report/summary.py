@@ -13,6 +13,7 @@ from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 from vaelab.models import GenerativeModel, parameter_counts
 from vaelab.runs import load, run_config
+from vaelab import run_files
 from vaelab.training import checkpoint as ckpt
 
 
@@ -68,7 +69,7 @@ def best_record(run: Path, records: list[dict]) -> tuple[dict | None, str]:
 def summarize(run: str | Path) -> RunSummary:
     """Read config.yaml, metrics.jsonl and the best weights of `run` (on the CPU)."""
     s = RunSummary(Path(run))
-    config_file = s.path / ckpt.CONFIG
+    config_file = s.path / run_files.CONFIG
     if config_file.is_file():
         s.config_text = config_file.read_text(errors="replace")  # shown as it is, even if not text
     try:
@@ -77,9 +78,9 @@ def summarize(run: str | Path) -> RunSummary:
     except VaelabError as e:
         s.notes.append(f"model not loaded: {e}")
     try:
-        s.records = ckpt.read_jsonl(s.path / ckpt.METRICS)
+        s.records = run_files.read_jsonl(s.path / run_files.METRICS)
     except VaelabError as e:  # not a metrics file
-        s.notes.append(f"{ckpt.METRICS} is not readable: {e}")
+        s.notes.append(f"{run_files.METRICS} is not readable: {e}")
     if s.records:
         s.last = s.records[-1]
         s.best, s.best_source = best_record(s.path, s.records)

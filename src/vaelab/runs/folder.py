@@ -17,10 +17,10 @@ from vaelab.errors import ConfigError, RunError
 from vaelab.models import CodeGridModel, GenerativeModel, build_model, config_class
 from vaelab.models.priors import PixelCNNConfig
 from vaelab.runs.shipped import find_config
-from vaelab.training import checkpoint as ckpt
+from vaelab import run_files
+from vaelab.run_files import PRIOR_DIR
 
 
-PRIOR_DIR = "prior"  # a VQ-VAE run's code prior lives in RUN/prior/
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -74,9 +74,9 @@ def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     run = Path(run)
     if not run.is_dir():
         raise RunError(f"run folder {run} not found")
-    if not (run / ckpt.CONFIG).is_file():
-        raise RunError(f"{run} is not a run folder (no {ckpt.CONFIG})")
-    return compose(upgrade(read_yaml(run / ckpt.CONFIG)), overrides, config_class)
+    if not (run / run_files.CONFIG).is_file():
+        raise RunError(f"{run} is not a run folder (no {run_files.CONFIG})")
+    return compose(upgrade(read_yaml(run / run_files.CONFIG)), overrides, config_class)
 
 
 def load(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", prior: bool = True,
@@ -94,15 +94,15 @@ def load(run: str | Path, checkpoint: str = "best", device: str | torch.device =
     cfg = run_config(run)
     if checkpoint not in ("best", "last"):
         raise RunError(f"unknown checkpoint {checkpoint!r}; use 'best' or 'last'")
-    source = ckpt.weights_source(run, checkpoint)
+    source = run_files.weights_source(run, checkpoint)
     if source is None:
-        raise RunError(f"{run} has no weights yet (no {ckpt.CHECKPOINT})")
+        raise RunError(f"{run} has no weights yet (no {run_files.CHECKPOINT})")
     path, prefix = source
-    meta = ckpt.read_metadata(path)
+    meta = run_files.read_metadata(path)
     if meta.get("model") != cfg.model.name:
         raise RunError(f"{path} holds a {meta.get('model')!r} model but {run}/config.yaml says {cfg.model.name!r}")
     model = build_model(cfg.model, *_recorded_data(meta, path), **networks).to(device)
-    ckpt.load_weights(model, path, prefix)
+    run_files.load_weights(model, path, prefix)
     if prior and isinstance(model, CodeGridModel):
         model.attach_prior(load_prior(run, model, device))
     return model.eval()
@@ -112,18 +112,18 @@ def load_prior(run: str | Path, model: CodeGridModel, device: str | torch.device
     """The prior trained for a code model's run (RUN/prior/), built by the model
     (`make_prior`), or None if there is none yet."""
     folder = Path(run) / PRIOR_DIR
-    source = ckpt.weights_source(folder, "best")
+    source = run_files.weights_source(folder, "best")
     if source is None:
         return None
     path, prefix = source
-    meta = ckpt.read_metadata(path)
+    meta = run_files.read_metadata(path)
     if meta.get("model") != "pixelcnn" or not isinstance(meta.get("num_codes"), int):
         raise RunError(f"{path} is not a PixelCNN prior")
-    pixelcnn = build(PixelCNNConfig(), read_yaml(folder / ckpt.CONFIG).get("pixelcnn"))
+    pixelcnn = build(PixelCNNConfig(), read_yaml(folder / run_files.CONFIG).get("pixelcnn"))
     if meta["num_codes"] != model.num_codes:
         raise RunError(f"{path} is a prior over {meta['num_codes']} codes; the model has {model.num_codes}")
     prior = model.make_prior(pixelcnn).to(device)
-    ckpt.load_weights(prior, path, prefix)
+    run_files.load_weights(prior, path, prefix)
     return prior.eval()
 
 

@@ -23,9 +23,9 @@ from vaelab.models import CodeGridModel, model_class
 from vaelab.models.priors import PixelCNNConfig
 from vaelab.runs.folder import PRIOR_DIR, load, read_yaml, run_config
 from vaelab.runs.resume import check_resume_changes
-from vaelab.runs.train import held_by_main, training_device
+from vaelab.runs.train_run import held_by_main, training_device
 from vaelab.training import TrainResult, fit, tensor_epochs
-from vaelab.training import checkpoint as ckpt
+from vaelab import run_files
 
 
 @dataclass
@@ -43,12 +43,12 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
         raise RunError(f"{run} holds a {cfg.model.name!r} model: a code prior is for models with a grid of "
                        f"discrete codes per image (a VQ-VAE)")
     folder = run / PRIOR_DIR
-    saved = read_yaml(folder / ckpt.CONFIG) if resume else None
+    saved = read_yaml(folder / run_files.CONFIG) if resume else None
     pcfg: PriorConfig = build(PriorConfig(), saved, overrides)
     if resume:
         check_resume_changes(to_dict(build(PriorConfig(), saved)), to_dict(pcfg))
     device = training_device(pcfg.train.device)
-    with held_by_main(folder, ckpt.RUN_FILES):
+    with held_by_main(folder, run_files.RUN_FILES):
         return _fit_prior(run, cfg, pcfg, folder, resume, device)
 
 

@@ -23,10 +23,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from vaelab.data import ImageDataset, load_dataset, to_float
+from vaelab.data.given import given_splits
 from vaelab.evaluation import (
     accuracy,
     active_units,
@@ -63,16 +65,20 @@ class EvalOptions:
     seed: int = 0
 
 
-def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions()) -> dict:
-    """Every measure that applies to the run's model (see the module's docstring)."""
+def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions(), data: Any = None,
+                 labels: torch.Tensor | None = None, **networks: torch.nn.Module) -> dict:
+    """Every measure that applies to the run's model (see the module's docstring), on the data
+    set the run's config names, or on `data` (and `labels`) taken as `vaelab.train` takes
+    them: the same tensors give the same held-out part. `networks`: your own encoder and
+    decoder, for a run trained with them (see `vaelab.load`)."""
     run = Path(run)
     cfg = run_config(run)
-    model = load(run)
-    data = load_dataset(cfg.data)
+    model = load(run, **networks)
+    data = load_dataset(cfg.data) if data is None else given_splits(data, labels, cfg.data)
     held, which = data.held_out_or_train()
     held = held.subset(slice(0, options.n))
-    result: dict = {"run": str(run), "model": cfg.model.name, "dataset": cfg.data.name, "held_out_images": len(held),
-                    "images_from": which}
+    result: dict = {"run": str(run), "model": cfg.model.name, "dataset": data.train.name or cfg.data.name,
+                    "held_out_images": len(held), "images_from": which}
     notes = []
     if isinstance(model, LatentVariableModel):
         result.update(_likelihood_and_latent(model, held, cfg.data.binarize, options, notes))

@@ -43,6 +43,7 @@ from vaelab.errors import CapabilityError, ConfigError, TrainingDiverged
 from vaelab.models.base import Proximal, Trainable
 from vaelab.nn import distributed
 from vaelab.nn.device import module_device
+from vaelab import run_files
 from vaelab.training import checkpoint as ckpt
 from vaelab.training.epochs import EpochBatches
 from vaelab.training.optim import build_optimizer, set_hyperparameters
@@ -141,7 +142,7 @@ def fit(
         loop.close()
     checkpoint.export()
     distributed.barrier()  # rank 0 has written everything
-    return TrainResult(model, checkpoint.run_dir, ckpt.read_jsonl(checkpoint.run_dir / ckpt.METRICS))
+    return TrainResult(model, checkpoint.run_dir, run_files.read_jsonl(checkpoint.run_dir / run_files.METRICS))
 
 
 class _Loop:

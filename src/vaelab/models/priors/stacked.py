@@ -31,6 +31,7 @@ class StackedPrior(Trainable, CodePrior):
     def __init__(self, num_codes: int, stages: int, config: PixelCNNConfig):
         super().__init__()
         self.num_codes, self.num_classes, self.stages = num_codes, config.num_classes, stages
+        self.config = config
         later = replace(config, context_codes=stages * num_codes)
         self.levels = nn.ModuleList(GatedPixelCNN(num_codes, config if s == 0 else later) for s in range(stages))
 

@@ -51,6 +51,7 @@ class TwoLevelPrior(Trainable, CodePrior):
     def __init__(self, num_codes: int, top_grid: Grid, bottom_grid: Grid, config: PixelCNNConfig):
         super().__init__()
         self.num_codes, self.num_classes = num_codes, config.num_classes
+        self.config = config
         self.top_grid, self.bottom_grid = tuple(top_grid), tuple(bottom_grid)
         self.top = GatedPixelCNN(num_codes, config)
         self.bottom = GatedPixelCNN(num_codes, replace(config, context_codes=num_codes))

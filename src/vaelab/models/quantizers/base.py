@@ -132,6 +132,12 @@ class Quantizer(nn.Module, ABC):
         """Codes as `forward` returns them -> as `quantize` does."""
         return codes.movedim(-1, 1) if self.stacked_codes and not self.channels_first else codes
 
+    def settings(self) -> dict:
+        """The constructor's arguments this layer was built with: type(self)(**settings())
+        builds it again (quantizer_config, in __init__.py, writes them as a VQ-VAE config's
+        keys). Each quantizer of the family says its own."""
+        raise NotImplementedError(f"{type(self).__name__} does not say the arguments it was built with")
+
     def reset_usage(self) -> None:
         self.usage_counts.zero_()
 

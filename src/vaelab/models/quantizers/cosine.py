@@ -53,9 +53,12 @@ class CosineVectorQuantizer(VectorQuantizer):
         super().__init__(codebook_dim, codebook_size, commitment=commitment, kmeans_init=kmeans_init,
                          dead_code_steps=dead_code_steps, gradient=gradient, chunk_size=chunk_size,
                          channels_first=channels_first)
-        self.dim = dim
+        self.dim, self.codebook_dim = dim, codebook_dim
         self.project_in = ChannelLinear(dim, codebook_dim)
         self.project_out = ChannelLinear(codebook_dim, dim)
+
+    def settings(self) -> dict:
+        return super().settings() | {"codebook_dim": self.codebook_dim}
 
     def codewords(self) -> Tensor:
         return F.normalize(self.codebook, dim=1)

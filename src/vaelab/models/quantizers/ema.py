@@ -54,6 +54,9 @@ class EMAVectorQuantizer(VectorQuantizer):
                          channels_first=channels_first)
         self.decay, self.epsilon = decay, epsilon
 
+    def settings(self) -> dict:
+        return super().settings() | {"decay": self.decay, "epsilon": self.epsilon}
+
     def _make_codebook(self, init: Tensor) -> None:
         self.register_buffer("codebook", init)  # not a parameter: no gradient moves it
         self.register_buffer("cluster_size", torch.ones(len(init)))  # N_i, starts at one

@@ -30,6 +30,7 @@ from vaelab.models.quantizers.estimators import straight_through
 from vaelab.nn import distributed
 
 EPS = 1e-3  # the bound reaches a little past the outer levels, so they are reached at finite z (and L = 2 works)
+MAX_CODES = 2**24  # codes are summed in float32 (exact below this) and counted one by one
 
 
 class FiniteScalarQuantizer(Quantizer):
@@ -50,9 +51,12 @@ class FiniteScalarQuantizer(Quantizer):
         if not levels or min(levels) < 2 or (dim is not None and dim < 1):
             raise ConfigError(f"FSQ needs levels of at least 2 values each and dim >= 1, "
                               f"got levels={levels}, dim={dim}")
+        if math.prod(levels) > MAX_CODES:
+            raise ConfigError(f"FSQ levels={levels} make {math.prod(levels)} codes; at most {MAX_CODES} (2 ** 24): "
+                              f"the layer counts each code's use")
         super().__init__(math.prod(levels), len(levels) if dim is None else dim, channels_first)
         self.levels = levels
-        projected = dim is not None
+        self.projected = projected = dim is not None
         self.project_in = ChannelLinear(dim, len(levels)) if projected else nn.Identity()
         self.project_out = ChannelLinear(len(levels), dim) if projected else nn.Identity()
         shape = (1, len(levels))  # broadcasts along the channels of [B, d, ...] after view
@@ -66,6 +70,10 @@ class FiniteScalarQuantizer(Quantizer):
         basis = torch.cumprod(torch.tensor([1] + levels[:-1]), 0)  # mixed-radix place values
         self.register_buffer("basis", basis.view(shape), persistent=False)
 
+    def settings(self) -> dict:
+        return {"levels": list(self.levels), "dim": self.dim if self.projected else None,
+                "channels_first": self.channels_first}
+
     def _per_channel(self, t: Tensor, like: Tensor) -> Tensor:
         """A [1, d] constant shaped to broadcast over channels-first `like` [B, d, ...]."""
         return t.view(1, -1, *([1] * (like.dim() - 2)))
@@ -77,17 +85,19 @@ class FiniteScalarQuantizer(Quantizer):
 
     def quantize(self, z_e: Tensor) -> QuantizerOutput:
         bounded = self.bound(self.project_in(z_e))  # (B, d, ...)
-        digits = straight_through(bounded, bounded.round())  # integers, gradients straight through
+        rounded = bounded.round().detach()  # integers
+        digits = straight_through(bounded, rounded)  # their values, with bounded's gradients
         half_width = self._per_channel(self.half_width, digits)
-        codes = self._codes_of(digits.detach() + half_width)  # (B, ...)
+        codes = self._codes_of(rounded + half_width)  # (B, ...)
         counts = self._count(codes)
         if self.training:  # data-parallel: usage counts every process's codes, like the codebook quantizers
             counts = distributed.all_sum(counts)
         return QuantizerOutput(self.project_out(digits / half_width), codes, {}, counts)
 
     def _codes_of(self, digits: Tensor) -> Tensor:
-        """Digits in 0..L_i-1, [B, d, ...] float -> mixed-radix code int64 [B, ...]."""
-        return (digits.round().long() * self._per_channel(self.basis, digits)).sum(1)
+        """Digits in 0..L_i-1, [B, d, ...] float holding integers -> mixed-radix code int64 [B, ...].
+        The sum is exact in float32: the codes (prod L_i of them) stay far below 2 ** 24."""
+        return (digits * self._per_channel(self.basis, digits).float()).sum(1).long()
 
     def dequantize(self, codes: Tensor) -> Tensor:
         """codes int64 [B, ...] -> their vectors [B, D, ...]."""

@@ -81,6 +81,12 @@ class GumbelQuantizer(Quantizer):
         self.codebook = nn.Parameter(torch.randn(codebook_size, dim))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
+    def settings(self) -> dict:
+        return {"dim": self.dim, "codebook_size": self.num_codes, "temperature": self.temperature,
+                "temperature_end": self.temperature_end, "temperature_steps": self.temperature_steps,
+                "kl_weight": self.kl_weight, "hard": self.hard, "diversity_weight": self.diversity_weight,
+                "channels_first": self.channels_first}
+
     def current_temperature(self) -> Tensor:
         """tau at this step: temperature * (temperature_end / temperature) ** min(1, step / temperature_steps)."""
         progress = (self.step.float() / self.temperature_steps).clamp(max=1)

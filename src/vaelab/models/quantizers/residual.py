@@ -72,13 +72,22 @@ class ResidualVectorQuantizer(Quantizer):
                               f"codebook={codebook!r}")
         estimator = gradient_estimator(gradient)
         super().__init__(codebook_size * (1 if shared_codebook else num_quantizers), dim, channels_first)
+        self.stage_options = dict(commitment=commitment, decay=decay, kmeans_init=kmeans_init,
+                                  dead_code_steps=dead_code_steps)  # each stage's, for settings()
         options = dict(commitment=commitment, kmeans_init=kmeans_init, dead_code_steps=dead_code_steps,
                        channels_first=True)  # the stages work on [B, D, ...] (quantize, dequantize)
         make = (lambda: EMAVectorQuantizer(dim, codebook_size, decay=decay, **options)) if codebook == "ema" else \
                (lambda: VectorQuantizer(dim, codebook_size, **options))
         self.stages, self.codes_per_stage, self.codes_per_position = num_quantizers, codebook_size, num_quantizers
         self.shared, self.quantizer_dropout, self.estimator = shared_codebook, quantizer_dropout, estimator
+        self.stage_codebook, self.gradient = codebook, gradient
         self.layers = nn.ModuleList([make() for _ in range(1 if shared_codebook else num_quantizers)])
+
+    def settings(self) -> dict:
+        return {"dim": self.dim, "codebook_size": self.codes_per_stage, "num_quantizers": self.stages,
+                "shared_codebook": self.shared, "quantizer_dropout": self.quantizer_dropout,
+                "codebook": self.stage_codebook, "gradient": self.gradient, **self.stage_options,
+                "channels_first": self.channels_first}
 
     def layer(self, s: int) -> VectorQuantizer:
         """The quantizer of stage s (the one shared quantizer, if shared)."""

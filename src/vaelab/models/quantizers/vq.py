@@ -69,13 +69,18 @@ class VectorQuantizer(Quantizer):
                               f"got codebook_size={codebook_size}, dim={dim}")
         super().__init__(codebook_size, dim, channels_first)
         self.commitment, self.dead_code_steps, self.chunk_size = commitment, dead_code_steps, chunk_size
-        self.estimator = estimator
+        self.estimator, self.gradient, self.kmeans_init = estimator, gradient, kmeans_init
         self._make_codebook(torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size))
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
         self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.long))
         # The buffer is read back (a host sync on a GPU) until it is seen true, then never:
         self._known_initialized = False  # forgotten whenever weights are loaded
         self.register_load_state_dict_post_hook(lambda module, keys: module._forget_initialized())
+
+    def settings(self) -> dict:
+        return {"dim": self.dim, "codebook_size": self.num_codes, "commitment": self.commitment,
+                "kmeans_init": self.kmeans_init, "dead_code_steps": self.dead_code_steps, "gradient": self.gradient,
+                "chunk_size": self.chunk_size, "channels_first": self.channels_first}
 
     def _forget_initialized(self) -> None:
         self._known_initialized = False

@@ -6,12 +6,15 @@ import contextlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from vaelab.config import RunConfig, check, to_dict
+from vaelab import run_files
+from vaelab.config import NO_DATA, RunConfig, check, to_dict
 from vaelab.crashpoints import crash_point
 from vaelab.data import DataSplits, ImageDataset, load_dataset
+from vaelab.data.given import data_record, given_splits
 from vaelab.models import GenerativeModel, build_model
 from vaelab.models.base import TrainingSetSized
 from vaelab.errors import RunError, VaelabError
@@ -21,10 +24,9 @@ from vaelab.plots.run_pictures import save_run_pictures
 from vaelab.runs.folder import PRIOR_DIR, run_config
 from vaelab.runs.resume import check_resume_changes
 from vaelab.training import TrainResult, average_terms, dataset_epochs, fit, hold_folder
-from vaelab.training import checkpoint as ckpt
 
 PICTURES = ("reconstructions.png", "samples.png")
-OWNED = (*ckpt.RUN_FILES, *PICTURES)  # the files a trainer writes into its folder
+OWNED = (*run_files.RUN_FILES, *PICTURES)  # the files a trainer writes into its folder
 LEFT_BESIDE = (PRIOR_DIR, "evaluation.json", "tensorboard")  # what else a run's folder gathers
 
 
@@ -32,10 +34,22 @@ def train(
     cfg: RunConfig,
     run_dir: str | Path,
     resume: bool = False,
-    data: DataSplits | None = None,
+    data: Any = None,
     model: GenerativeModel | None = None,
+    *,
+    labels: torch.Tensor | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
-    """Train `cfg.model` on `cfg.data` (or on `data`, already loaded) into `run_dir`.
+    """Train `cfg.model` on `cfg.data` (or on `data`) into `run_dir`.
+
+    `data`: the data to train on instead of loading `cfg.data`'s data set: DataSplits
+    (training and held-out parts, used as they are), or images held out and binarized as
+    `cfg.data` says (data.val, data.split_seed, data.binarize): a tensor [N, C, H, W] (or
+    [N, H, W]), uint8 or float in [0, 1], with `labels` int64 [N] if any; an
+    ImageDataset; a torch Dataset of images or (image, label) pairs. Unless they are the
+    data set `cfg.data` names, the run records data.name: none, so that no command ever
+    loads another data set in their place (they ask for the data instead); every run keeps
+    a record of its data (name, shapes, dtype, sha256) in its weights' metadata.
 
     `model`: a model you built (with your own encoder and decoder, say) to train instead of
     a fresh one of `cfg.model`; its config replaces `cfg.model` in the run folder. To resume
@@ -44,41 +58,61 @@ def train(
     The run folder gets config.yaml, the checkpoint, weights and metrics.jsonl (see
     training.fit), then reconstructions.png and, for a model that can sample, samples.png.
     resume=True continues the run in `run_dir`; `cfg` may differ from the config it was
-    trained with only where runs.resume allows. The folder is locked while this runs: a
-    second trainer on it fails at once with a RunError.
+    trained with only where runs.resume allows. A folder that holds a run is refused
+    unless resume or `overwrite` (start over) says what to do with it. The folder is locked
+    while this runs: a second trainer on it fails at once with a RunError.
     """
     run_dir = Path(run_dir)
-    if model is not None:
-        cfg = replace(cfg, model=model.config)
-    check(cfg)  # each value was checked when set; here the rules across them, after any assignments
+    cfg, data = _what_to_train(cfg, data, labels, model)
     device = training_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
-    with held_by_main(run_dir, OWNED, prepare=None if resume else lambda: _start_over(run_dir)):
+    with held_by_main(run_dir, OWNED, prepare=None if resume else lambda: _start_over(run_dir, overwrite)):
         if resume:
             check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
-        t = cfg.train
-        torch.manual_seed(t.seed)
+        torch.manual_seed(cfg.train.seed)
         data = data if data is not None else load_dataset(cfg.data)
         model = _model_for(cfg, data.train, model).to(device)
-        if isinstance(model, TrainingSetSized):
-            model.set_training_set_size(len(data.train))
-        meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes}
-        if not model.conditional:  # labels it will not read need not be gathered every step
-            data = DataSplits(replace(data.train, labels=None), None if data.val is None else replace(data.val, labels=None))
-        result = fit(
-            model,
-            t,
-            run_dir,
-            dataset_epochs(data.train, t.batch_size, cfg.data.binarize),
-            val_batches=None if data.val is None else dataset_epochs(data.val, t.eval_batch_size, cfg.data.binarize),
-            config=to_dict(cfg),
-            meta=meta,
-            resume=resume,
-        )
+        result = _fit(model, cfg, data, run_dir, resume)
         shown, _ = data.held_out_or_train()
         crash_point("pictures")
         if distributed.is_main():
             save_run_pictures(model, shown, run_dir)
     return result
+
+
+def _what_to_train(cfg: RunConfig, data: Any, labels: torch.Tensor | None,
+                   model: GenerativeModel | None) -> tuple[RunConfig, DataSplits | None]:
+    """The run's config and data (None: cfg.data's data set, loaded later): `model`'s config
+    in place of cfg.model, data.name none for data that are not the data set cfg.data names
+    (nothing could load them by name), then every rule across the config's values."""
+    if model is not None:
+        cfg = replace(cfg, model=model.config)
+    if data is not None:
+        data = given_splits(data, labels, cfg.data)
+        if data.train.name != cfg.data.name:
+            cfg = replace(cfg, data=replace(cfg.data, name=NO_DATA))
+    check(cfg)  # each value was checked when set; here the rules across them, after any assignments
+    return cfg, data
+
+
+def _fit(model: GenerativeModel, cfg: RunConfig, data: DataSplits, run_dir: Path, resume: bool) -> TrainResult:
+    """training.fit on the data's batches, with the run's metadata (model, shapes, data record)."""
+    t = cfg.train
+    if isinstance(model, TrainingSetSized):
+        model.set_training_set_size(len(data.train))
+    meta = {"model": cfg.model.name, "data_shape": list(data.train.shape), "num_classes": data.train.num_classes,
+            "data": data_record(data)}
+    if not model.conditional:  # labels it will not read need not be gathered every step
+        data = DataSplits(replace(data.train, labels=None), None if data.val is None else replace(data.val, labels=None))
+    return fit(
+        model,
+        t,
+        run_dir,
+        dataset_epochs(data.train, t.batch_size, cfg.data.binarize),
+        val_batches=None if data.val is None else dataset_epochs(data.val, t.eval_batch_size, cfg.data.binarize),
+        config=to_dict(cfg),
+        meta=meta,
+        resume=resume,
+    )
 
 
 @contextlib.contextmanager
@@ -123,11 +157,14 @@ def training_device(name: str) -> torch.device:
     return device
 
 
-def _start_over(run_dir: Path) -> None:
-    """A fresh start in a folder that held a run: what that run left beside its own files goes
-    too (a code prior would otherwise be attached to the new model); the Checkpointer clears the rest."""
-    if not any((run_dir / name).exists() for name in ckpt.RUN_FILES):
+def _start_over(run_dir: Path, overwrite: bool) -> None:
+    """A fresh start in a folder that held a run, when `overwrite` says so (else RunError): what
+    that run left beside its own files goes too (a code prior would otherwise be attached to
+    the new model); the Checkpointer clears the rest."""
+    if not any((run_dir / name).exists() for name in run_files.RUN_FILES):
         return
+    if not overwrite:
+        raise RunError(f"{run_dir} already holds a run: resume=True continues it, overwrite=True starts over")
     for name in LEFT_BESIDE:
         path = run_dir / name
         if path.is_dir():
