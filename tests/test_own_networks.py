@@ -162,3 +162,43 @@ def test_a_new_process_opens_the_run_with_the_same_classes(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "(2, 3, 32, 32)"
+
+
+def test_your_networks_train_data_parallel_with_the_same_weights_on_every_process(tmp_path):
+    from test_distributed import TORCHRUN, run
+
+    result = run([*TORCHRUN, str(Path(__file__).with_name("ddp_own_networks.py")), str(tmp_path)])
+    assert result.returncode == 0, result.stdout + result.stderr[-1500:]
+    assert result.stdout.count("identical") == 2
+    assert vaelab.run_config(tmp_path / "vqvae").model.backbone == "custom"
+
+
+def test_your_networks_train_under_bf16_autocast(tmp_path):
+    model = build_model(config_class("vae")(latent_dim=8), SHAPE, encoder=Encoder(), decoder=Decoder())
+    cfg = RunConfig(model=model.config, train=TrainConfig(epochs=1, batch_size=16, progress=False, precision="bf16"))
+    result = vaelab.train(cfg, tmp_path / "run", data=images(32).images, model=model)
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in result.history[-1].items() if k.startswith("train/"))
+
+
+def test_the_explorer_opens_a_run_of_your_networks_and_data_from_python(tmp_path):
+    from vaelab.explore.session import ExploredRun
+
+    model = build_model(config_class("vae")(latent_dim=8), SHAPE, encoder=Encoder(), decoder=Decoder())
+    data = images(40)
+    vaelab.train(run_config(model), tmp_path / "run", data=data.images, labels=data.labels, model=model)
+    with pytest.raises(ConfigError, match="model.backbone=custom"):
+        ExploredRun(tmp_path / "run", "mine")
+    explored = ExploredRun(tmp_path / "run", "mine", data=data.images, labels=data.labels, encoder=Encoder(),
+                           decoder=Decoder())
+    assert len(explored.images) == 4  # data.val = 0.1 of 40: the same held-out part as training's
+    assert explored.codes.shape == (4, 8) and len(explored.decode([[0.0] * 8])) == 1
+
+
+def test_the_report_of_a_run_of_your_networks_says_why_it_shows_no_model(tmp_path):
+    from vaelab.report.html import write_report
+
+    model = build_model(config_class("vae")(latent_dim=8), SHAPE, encoder=Encoder(), decoder=Decoder())
+    vaelab.train(run_config(model), tmp_path / "run", data=images(32).images, model=model)
+    page = write_report([tmp_path / "run"], tmp_path / "report.html").read_text()
+    assert "model not loaded: model.backbone=custom: this vae runs your own networks" in page
+    assert "training curves" in page  # what needs no model is still there

@@ -15,12 +15,14 @@ import base64
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
 from torch import Tensor
 
 from vaelab.data import load_dataset
+from vaelab.data.given import given_splits
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.evaluation.latent_stats import posterior_means
 from vaelab.models.base import CodeGridModel, LatentVectorModel, model_name
@@ -63,15 +65,22 @@ def _index(value, size: int, what: str) -> int:
 
 
 class ExploredRun:
-    """One run folder opened for exploring: its model (eval mode, CPU), held-out images and labels."""
+    """One run folder opened for exploring: its model (eval mode, CPU), held-out images and labels.
 
-    def __init__(self, folder: str | Path, name: str):
+    From Python, a run trained on your own data or with your own networks opens with them:
+    `data` (and `labels`) as `vaelab.train` took them (the same held-out part), and
+    `networks` as `vaelab.load` takes them (encoder=..., decoder=...).
+    """
+
+    def __init__(self, folder: str | Path, name: str, data: Any = None, labels: Tensor | None = None,
+                 **networks: torch.nn.Module):
         self.folder, self.name = Path(folder), name
-        self.model = load(folder)
+        self.model = load(folder, **networks)
         if not isinstance(self.model, (LatentVectorModel, CodeGridModel)):
             raise CapabilityError(f"{folder}: the explorer needs a model with one latent vector per image or a grid "
                                   f"of codes; model {model_name(self.model)!r} has neither")
-        data, _ = load_dataset(run_config(folder).data).held_out_or_train()
+        cfg = run_config(folder).data
+        data, _ = (load_dataset(cfg) if data is None else given_splits(data, labels, cfg)).held_out_or_train()
         self.data = data.subset(slice(0, MAX_POINTS))
         self.images = self.data.images.float() / 255  # (N, C, H, W) in [0, 1]
         self.labels = self.data.labels
