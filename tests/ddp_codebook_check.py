@@ -4,13 +4,13 @@ they are identical, 1 (naming the tensor) when not."""
 
 import sys
 
-import torch
 import torch.distributed as dist
 
 from vaelab.config import compose
 from vaelab.models import config_class
 from vaelab.nn import distributed
 from vaelab.runs import train
+from ddp_checks import first_difference
 
 run, quantizer = sys.argv[1], sys.argv[2]
 cfg = compose({"data": {"name": "shapes", "image_size": 16, "num_samples": 160, "val": 32}}, [
@@ -18,12 +18,9 @@ cfg = compose({"data": {"name": "shapes", "image_size": 16, "num_samples": 160, 
     "model.dead_code_steps=2", f"model.quantizer={quantizer}", "train.epochs=2", "train.batch_size=32",
     "train.progress=false"], config_class)
 quantizer = train(cfg, run).model.quantizer
-for name, tensor in quantizer.state_dict().items():
-    mine = tensor.float().clone()
-    rank0 = mine.clone()
-    dist.broadcast(rank0, src=0)
-    if not torch.equal(mine, rank0):
-        print(f"rank {dist.get_rank()}: {name} differs from rank 0's", flush=True)
-        sys.exit(1)
+name = first_difference(quantizer.state_dict())
+if name is not None:
+    print(f"rank {dist.get_rank()}: {name} differs from rank 0's", flush=True)
+    sys.exit(1)
 print(f"rank {dist.get_rank()}: identical", flush=True)
 distributed.finish(0)

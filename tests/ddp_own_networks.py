@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ddp_checks import first_difference  # noqa: E402
 from user_networks import Decoder, Encoder, GridDecoder, GridEncoder  # noqa: E402
 
 import vaelab  # noqa: E402
@@ -26,13 +27,9 @@ for name, make in models.items():
     torch.manual_seed(0)  # the same weights on every process
     model = make()
     cfg = vaelab.RunConfig(model=model.config, train=vaelab.TrainConfig(epochs=1, batch_size=16, progress=False))
-    trained = vaelab.train(cfg, folder / name, data=images, model=model).model
-    for key, tensor in trained.state_dict().items():
-        mine = tensor.float().clone()
-        rank0 = mine.clone()
-        dist.broadcast(rank0, src=0)
-        if not torch.equal(mine, rank0):
-            print(f"rank {dist.get_rank()}: {name} {key} differs from rank 0's", flush=True)
-            distributed.finish(1)
+    key = first_difference(vaelab.train(cfg, folder / name, data=images, model=model).model.state_dict())
+    if key is not None:
+        print(f"rank {dist.get_rank()}: {name} {key} differs from rank 0's", flush=True)
+        distributed.finish(1)
 print(f"rank {dist.get_rank()}: identical", flush=True)
 distributed.finish(0)
