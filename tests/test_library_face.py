@@ -160,3 +160,13 @@ def test_a_data_set_loaded_from_its_config_keeps_its_name(tmp_path):
     vaelab.train(cfg, tmp_path / "run", data=load_dataset(cfg.data))
     assert vaelab.run_config(tmp_path / "run").data.name == "shapes"
     assert json.loads(json.dumps(read_metadata(tmp_path / "run" / LAST)["data"]))["name"] == "shapes"
+
+
+def test_info_tells_what_data_and_networks_a_run_from_python_used(tmp_path, capsys):
+    x, y = digits()
+    vaelab.train(quick(val=10), tmp_path / "run", data=x, labels=y)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    sha = read_metadata(tmp_path / "run" / LAST)["data"]["sha256"][:16]
+    assert f"data:   tensors: uint8 [30, 1, 12, 12], held out [10, 1, 12, 12], labels yes, sha256 {sha}" in out

@@ -147,6 +147,8 @@ def test_a_folder_of_your_networks_is_refused_without_them(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "run"), "--out", str(tmp_path / "s.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("vaelab: error: model.backbone=custom: this vae runs your own networks") and "\n" not in err
+    assert main(["info", str(tmp_path / "run")]) == 0  # what needs no model is still told
+    assert "model:  vae with your own networks (model.backbone: custom" in capsys.readouterr().out
 
 
 def test_a_new_process_opens_the_run_with_the_same_classes(tmp_path):

@@ -209,20 +209,37 @@ def cmd_explore(args: argparse.Namespace) -> None:
         print("vaelab explorer: stopped", flush=True)
 
 
+def _data_line(run: Path, data) -> str:
+    """What the run was trained on: the data set its config names, or the record of data handed in from Python."""
+    from vaelab import run_files
+
+    source = run_files.weights_source(run, "last")
+    record = run_files.read_metadata(source[0]).get("data") if source else None
+    if not isinstance(record, dict):  # a run of vaelab before the record, or no weights yet
+        return f"{data.name} ({data.split} split, held out {data.val:g})"
+    held = f", held out {record['held_out']}" if record.get("held_out") else ", none held out"
+    return (f"{record['name']}: {record['dtype']} {record['train']}{held}, labels {'yes' if record['labels'] else 'no'}, "
+            f"sha256 {record['sha256'][:16]}")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from vaelab.config import to_dict
     from vaelab.models import parameter_counts
+    from vaelab.models.networks import CUSTOM
     from vaelab.runs import load, run_config
     from vaelab import run_files
 
     cfg = run_config(args.run)
-    model = load(args.run, "last")
     history = run_files.read_jsonl(Path(args.run) / run_files.METRICS)
-    own, in_prior = parameter_counts(model)
-    prior = f" (+ {in_prior:,} in its code prior)" if in_prior else ""
     print(f"run:    {args.run}")
-    print(f"model:  {cfg.model.name}, {own:,} parameters{prior}, data shape {model.data_shape}")
-    print(f"data:   {cfg.data.name} ({cfg.data.split} split, held out {cfg.data.val:g})")
+    if cfg.model.backbone == CUSTOM:  # networks only their author has: described, not built
+        print(f"model:  {cfg.model.name} with your own networks (model.backbone: {CUSTOM}; load it from Python)")
+    else:
+        model = load(args.run, "last")
+        own, in_prior = parameter_counts(model)
+        prior = f" (+ {in_prior:,} in its code prior)" if in_prior else ""
+        print(f"model:  {cfg.model.name}, {own:,} parameters{prior}, data shape {model.data_shape}")
+    print(f"data:   {_data_line(Path(args.run), cfg.data)}")
     print(f"epochs: {len(history)} of {cfg.train.epochs}")
     if history:
         last = history[-1]
