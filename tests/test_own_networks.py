@@ -56,9 +56,17 @@ def test_a_flat_latent_model_runs_your_encoder_and_decoder(name):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.parameters())
 
 
-def test_vqvae2_says_it_takes_no_networks_of_yours():
-    with pytest.raises(ConfigError, match="vqvae2 builds its own two-level convolutions: it takes no encoder="):
-        build_model(config_class("vqvae2")(), SHAPE, encoder=GridEncoder(), decoder=GridDecoder())
+def test_vqvae2_runs_your_bottom_encoder_and_decoder_under_its_own_top_level():
+    encoder = nn.Sequential(nn.Conv2d(3, 12, 4, 2, 1), nn.ReLU(), nn.Conv2d(12, 12, 4, 2, 1))  # -> [B, 12, 8, 8]
+    decoder = nn.Sequential(nn.ConvTranspose2d(8, 12, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(12, 3, 4, 2, 1))
+    cfg = config_class("vqvae2")(code_dim=4, num_codes=16, top_channels=[8], kmeans_init=False)
+    model = build_model(cfg, SHAPE, encoder=encoder, decoder=decoder)
+    assert model.grids == ((4, 4), (8, 8)) and model.config.backbone == "custom"
+    x = images(4).images.float() / 255
+    assert model.encode_codes(x).shape == (4, 16 + 64) and model(x).loss.isfinite()
+    with pytest.raises(ConfigError, match=r"the decoder returned \[2, 3, 16, 16\] for both levels' vectors "
+                                          r"\[2, 8, 8, 8\]; the gaussian likelihood needs"):
+        build_model(cfg, SHAPE, encoder=encoder, decoder=nn.ConvTranspose2d(8, 3, 4, 2, 1))
 
 
 def test_the_oi_vae_takes_your_encoder_and_keeps_its_generators():

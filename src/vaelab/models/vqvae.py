@@ -60,7 +60,8 @@ class VQVAEConfig(SharpnessConfig):
     variance: float = above(0, default=0.05)  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
 
     def check_across(self, where: str, root: Any) -> None:
-        check_conv_side(self.channels, where, root)
+        if self.backbone == "conv":  # your own networks say their sides themselves, when they are built
+            check_conv_side(self.channels, where, root)
         SharpnessConfig.check_across(self, where, root)
         if self.quantizer == "fsq" and math.prod(self.levels) != self.num_codes:
             raise ConfigError(f"fsq's codebook is the grid of {where}levels {self.levels}: set {where}num_codes="

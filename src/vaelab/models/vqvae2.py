@@ -28,6 +28,7 @@ from vaelab.config import each_at_least
 from vaelab.errors import ConfigError
 from vaelab.models.base import CodePrior, HasCritic, LossOutput
 from vaelab.models.code_model import CodeModel
+from vaelab.models.networks import PROBE_BATCH, expect_output, networks_config, probe
 from vaelab.models.likelihoods import build_likelihood
 from vaelab.models.priors import PixelCNNConfig, TwoLevelPrior, join_levels, split_levels
 from vaelab.models.quantizers import build_quantizer
@@ -43,17 +44,30 @@ class VQVAE2Config(VQVAEConfig):
 
     def check_across(self, where: str, root: Any) -> None:
         super().check_across(where, root)
-        if self.backbone != "conv":
-            raise ConfigError(f"vqvae2 builds its own two-level convolutions: {where}backbone must be conv")
         if self.quantizer == "residual":
             raise ConfigError(f"{where}quantizer=residual stacks codes per position; vqvae2 takes one code per position "
                               f"at each level")
 
 
+def bottom_features(encoder: nn.Module, data_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """(C, hb, wb): what the bottom encoder makes of one image, after checking it is a grid."""
+    out = probe(encoder, torch.zeros(PROBE_BATCH, *data_shape), "encoder", "features [B, C, hb, wb]")
+    if len(out) != 3:
+        raise ConfigError(f"the encoder returned [{PROBE_BATCH}, {', '.join(map(str, out))}] for x "
+                          f"[{PROBE_BATCH}, {', '.join(map(str, data_shape))}]; vqvae2 needs features [B, C, hb, wb]")
+    return out
+
+
 class VQVAE2(CodeModel, HasCritic):
     """Terms: recon (nats per example), each level's quantizer losses (top_*, bottom_*),
     and mse: the mean squared error per pixel on the [0, 1] scale; with the sharpening
-    losses (models/sharpness.py) perceptual, adversarial and critic."""
+    losses (models/sharpness.py) perceptual, adversarial and critic.
+
+    Your own `encoder` and `decoder` (models/networks.py) replace the bottom ones: x [B, C,
+    H, W] -> features h_b [B, C', hb, wb] (any C'), and both levels' vectors [B, 2 code_dim,
+    hb, wb] -> the likelihood's parameters [B, C, H, W]; the top level (E_t, G_t, U, from
+    model.top_channels) stays the model's own. Its two quantizers come from its config.
+    """
 
     name = "vqvae2"
     critic_betas = (0.5, 0.9)
@@ -61,23 +75,26 @@ class VQVAE2(CodeModel, HasCritic):
     def __init__(self, config: VQVAE2Config, data_shape: tuple[int, int, int], num_classes: int | None = None,
                  *, encoder: nn.Module | None = None, decoder: nn.Module | None = None,
                  quantizer: nn.Module | None = None):
-        if encoder is not None or decoder is not None:
-            raise ConfigError("vqvae2 builds its own two-level convolutions: it takes no encoder= or decoder= "
-                              "(the vqvae does)")
         if quantizer is not None:
             raise ConfigError("vqvae2 builds its two quantizers from its config: set model.quantizer and its "
                               "options instead of passing quantizer=")
+        config = networks_config(config, encoder, decoder)  # backbone 'custom' when the networks are yours
         super().__init__(config, data_shape, num_classes)
-        c, d = config.channels[-1], config.code_dim
-        self.encoder = ConvEncoder(self.data_shape, config.channels, config.res_blocks)
-        bottom = self.encoder.out_shape  # (C, hb, wb)
+        d = config.code_dim
+        self.encoder = ConvEncoder(self.data_shape, config.channels, config.res_blocks) if encoder is None else encoder
+        bottom = bottom_features(self.encoder, self.data_shape)  # (C, hb, wb)
+        c = bottom[0]
         self.top_encoder = ConvEncoder(bottom, config.top_channels, config.res_blocks)
         self._grids = (tuple(self.top_encoder.out_shape[1:]), tuple(bottom[1:]))  # (top (ht, wt), bottom (hb, wb))
         self.to_top = nn.Conv2d(config.top_channels[-1], d, 1)
         self.top_decoder = ConvDecoder((d, *bottom[1:]), config.top_channels, config.res_blocks, in_channels=d)
         self.to_bottom = nn.Conv2d(c + d, d, 1)
         self.upsample_top = ConvDecoder((d, *bottom[1:]), config.top_channels, 0, in_channels=d)
-        self.decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=2 * d)
+        if decoder is None:
+            decoder = ConvDecoder(self.data_shape, config.channels, config.res_blocks, in_channels=2 * d)
+        self.decoder = decoder  # both levels' vectors [B, 2D, hb, wb] -> the likelihood's parameters
+        expect_output(decoder, torch.zeros(PROBE_BATCH, 2 * d, *bottom[1:]), self.data_shape, "both levels' vectors",
+                      config.likelihood)
         self.top_quantizer = build_quantizer(config.quantizer, config.num_codes, d, **config.quantizer_options())
         self.bottom_quantizer = build_quantizer(config.quantizer, config.num_codes, d, **config.quantizer_options())
         self.likelihood = build_likelihood(config.likelihood, config.variance)
