@@ -2,7 +2,7 @@
 training step of the layer alone, forward and backward, on the same input.
 
     .venv/bin/pip install -c constraints.txt vector-quantize-pytorch==1.34.1   # the `bench` extra
-    .venv/bin/python benchmarks/quantizer_layers.py [--threads 1] [--rounds 15] [--steps 5] [--dead-codes]
+    .venv/bin/python benchmarks/quantizer_layers.py [--threads 1] [--rounds 15] [--steps 5] [--dead-codes] [--only FSQ]
     .venv/bin/python benchmarks/quantizer_layers.py --quick  # a smoke run on tiny sizes (seconds)
 
 Input: x [64, 1024, 64] (B, N, D, channel-last), float32, on the CPU, requiring grad (as an
@@ -159,13 +159,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps of each layer first")
     parser.add_argument("--dead-codes", action="store_true", help="each library's dead-code restarts on")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds of 2 steps: a smoke run")
+    parser.add_argument("--only", help="time only the pairs whose name starts with this (e.g. FSQ)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     (batch, length, dim, codebook_size, stages) = (4, 32, 16, 32, 2) if args.quick else (64, 1024, 64, 512, 4)
     rounds, steps, warmup = (2, 2, 1) if args.quick else (args.rounds, args.steps, args.warmup)
     x = torch.randn(batch, length, dim, requires_grad=True)
-    pairs = build_pairs(dim, codebook_size, stages, args.dead_codes)
+    pairs = [p for p in build_pairs(dim, codebook_size, stages, args.dead_codes) if p.name.startswith(args.only or "")]
     agree = {pair.name: codes_agree(pair, x) for pair in pairs}
     print(f"# x [{batch}, {length}, {dim}], K={codebook_size}, {rounds} rounds of {steps} steps "
           f"(after {warmup} warm-up), dead codes {'on' if args.dead_codes else 'off'}")
