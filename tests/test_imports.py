@@ -2,6 +2,7 @@
 they do not need, and `vaelab --help` answers without torch. Each import runs in a fresh
 interpreter under `-X importtime`, whose report names every module loaded and who loaded it."""
 
+import os
 import subprocess
 import sys
 
@@ -59,3 +60,17 @@ def test_vaelab_help_answers_without_torch():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("usage: vaelab")
     assert not found, "`vaelab --help` loads " + ", ".join(f"{n} (imported by {i})" for n, i in found.items())
+
+
+def test_vaelab_configs_answers_without_torch_and_stops_quietly_when_its_reader_does():
+    proc, found = imports("-m", "vaelab", "configs")
+    assert proc.returncode == 0 and "quickstart" in proc.stdout, proc.stderr[-2000:]
+    assert not found, "`vaelab configs` loads " + ", ".join(f"{n} (imported by {i})" for n, i in found.items())
+    read, write = os.pipe()
+    os.close(read)  # a reader that has already gone, as `| head -1` is after its line
+    try:
+        gone = subprocess.run([sys.executable, "-m", "vaelab", "configs"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert gone.returncode == 0 and gone.stderr == "", gone.stderr[-2000:]  # no BrokenPipeError traceback

@@ -550,8 +550,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help (0), or a bad command line: _Parser.error printed its one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    from vaelab.nn import distributed
-
     status = EXIT_USAGE
     try:
         args.func(args)
@@ -561,11 +559,23 @@ def main(argv: list[str] | None = None) -> int:
         status = EXIT_DIVERGED
     except VaelabError as e:
         print(f"vaelab: error: {_one_line(str(e))}", file=sys.stderr)
+    except BrokenPipeError:  # `vaelab configs | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        status = 0
     except BaseException:
-        distributed.finish(None)  # torchrun: leave the process group; the exception goes on
+        _leave_process_group(None)  # the exception goes on
         raise
-    distributed.finish(status)  # torchrun: leave the process group, and end the process here
+    _leave_process_group(status)
     return status
+
+
+def _leave_process_group(status: int | None) -> None:
+    """torchrun: leave the process group (and, with a status, end the process there). A
+    command that never imported torch (`vaelab configs`) cannot have joined one."""
+    if "torch.distributed" in sys.modules:
+        from vaelab.nn import distributed
+
+        distributed.finish(status)
 
 
 if __name__ == "__main__":
