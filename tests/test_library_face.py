@@ -170,3 +170,16 @@ def test_info_tells_what_data_and_networks_a_run_from_python_used(tmp_path, caps
     out = capsys.readouterr().out
     sha = read_metadata(tmp_path / "run" / LAST)["data"]["sha256"][:16]
     assert f"data:   tensors: uint8 [30, 1, 12, 12], held out [10, 1, 12, 12], labels yes, sha256 {sha}" in out
+
+
+def test_the_command_line_starts_over_in_a_used_folder_only_with_overwrite(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("data: {name: shapes, image_size: 16, num_samples: 40, val: 8}\n"
+                      "model: {name: vae, latent_dim: 2, hidden: [16]}\ntrain: {epochs: 1, batch_size: 16, progress: false}\n")
+    run = str(tmp_path / "run")
+    assert main(["-q", "train", str(config), "--out", run]) == 0
+    capsys.readouterr()
+    assert main(["-q", "train", str(config), "--out", run]) == 2
+    assert "already holds a run: --resume" in capsys.readouterr().err
+    assert main(["-q", "train", str(config), "--out", run, "--overwrite"]) == 0
+

@@ -48,10 +48,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_config(config, overrides)
         run_dir = Path(args.out) if args.out else Path("runs") / Path(config).stem
         check_run_folder_path(run_dir)
+        # train() refuses a used folder too, in its own words (resume=, overwrite=); here the command's, and early
         if any((run_dir / name).exists() for name in run_files.RUN_FILES) and not args.overwrite:
             raise _usage(f"{run_dir} already holds a run: --resume {run_dir} continues it, --overwrite starts over")
     try:
-        result = train(cfg, run_dir, resume=bool(args.resume))
+        result = train(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite)
     except KeyboardInterrupt:
         saved = "state saved" if (run_dir / run_files.CHECKPOINT).exists() else "nothing trained yet"
         print(f"interrupted: {saved} in {run_dir}; continue with: vaelab train --resume {run_dir}", file=sys.stderr)
