@@ -38,7 +38,7 @@ def run_entry(name: str, seed: int, out: Path, extra: list[str]) -> dict:
     cfg = vaelab.load_config(ROOT / f"configs/{config}.yaml",
                              SMALLER + overrides + extra + [f"train.seed={seed}", "train.progress=false"])
     folder = out / f"{name}-seed{seed}"
-    vaelab.train(cfg, folder)
+    vaelab.train(cfg, folder, overwrite=True)
     model = vaelab.load(folder)
     held = load_dataset(cfg.data).val
     encode = lambda images: posterior_means(model, images)  # noqa: E731

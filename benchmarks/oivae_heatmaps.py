@@ -45,7 +45,7 @@ def synthetic(seed: int, out: Path) -> None:
 def mnist(seed: int, epochs: int, out: Path) -> None:
     keys = [f"data.root={ROOT.parent / 'shared/data/mnist'}", "data.split=test", "data.val=1000", "data.download=false",
             f"train.epochs={epochs}", f"train.seed={seed}", "train.progress=false"]
-    result = vaelab.train(vaelab.load_config(ROOT / "configs/mnist_oivae.yaml", keys), out / "mnist_oivae")
+    result = vaelab.train(vaelab.load_config(ROOT / "configs/mnist_oivae.yaml", keys), out / "mnist_oivae", overwrite=True)
     save_group_heatmap(result.model, ROOT / "benchmarks/figures/oivae_mnist.png")
     norms = result.model.latent_group_norms()
     last = result.history[-1]

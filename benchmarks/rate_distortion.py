@@ -78,7 +78,7 @@ def run_entry(entry: str, bits: int, args) -> dict:
     cfg = compose(raw, args.overrides, config_class)
     folder = Path(args.out) / f"{entry}-{bits}bit"
     start = time.perf_counter()
-    train(cfg, folder)
+    train(cfg, folder, overwrite=True)
     seconds = time.perf_counter() - start
     model = vaelab.load(folder)
     held = mean_terms(model, load_dataset(cfg.data).val, cfg)

@@ -69,7 +69,7 @@ def run_entry(model_name: str, entry: str, args, folders: dict[int, Path], judge
     folder = Path(args.out) / f"{model_name}-{entry}"
     start = time.perf_counter()
     if not args.rescore:  # --rescore: score the runs already in --out again, without training
-        vaelab.train(cfg, folder)
+        vaelab.train(cfg, folder, overwrite=True)
     seconds = time.perf_counter() - start
     model = vaelab.load(folder)
     held = load_dataset(cfg.data).val

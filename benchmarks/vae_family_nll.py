@@ -53,7 +53,7 @@ def run_entry(name: str, seed: int, k: int, out: Path, mnist: str, extra: list[s
     cfg = vaelab.load_config(ROOT / f"configs/{config}.yaml",
                              data_keys + overrides + extra + [f"train.seed={seed}", "train.progress=false"])
     folder = out / f"{name}-seed{seed}"
-    vaelab.train(cfg, folder)
+    vaelab.train(cfg, folder, overwrite=True)
     model = vaelab.load(folder)
     held = load_dataset(cfg.data).val  # thresholded at load time (static)
     grey = load_dataset(replace(cfg.data, binarize="none")).val  # the same digits in grey levels

@@ -42,7 +42,7 @@ def main() -> None:
                               f"train.epochs={args.epochs}", "train.progress=false", "train.seed=0"])
     run = Path(args.out)
     start = time.perf_counter()
-    train(cfg, run)
+    train(cfg, run, overwrite=True)
     train_seconds = time.perf_counter() - start
     held_out = load_dataset(cfg.data).val
     terms = mean_terms(vaelab.load(run), held_out, cfg)

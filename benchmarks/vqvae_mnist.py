@@ -63,7 +63,7 @@ def main() -> None:
         cfg = compose(raw, (), config_class)
         run = Path(args.out) / grid
         start = time.perf_counter()
-        train(cfg, run)
+        train(cfg, run, overwrite=True)
         train_seconds = time.perf_counter() - start
 
         model = vaelab.load(run)

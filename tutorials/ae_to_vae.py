@@ -36,7 +36,7 @@ def train(name: str, config: str):
     if QUICK:
         keys += ["data.limit=300", "data.val=100"]
     cfg = vaelab.load_config(config, keys)
-    vaelab.train(cfg, f"runs/{name}")
+    vaelab.train(cfg, f"runs/{name}", overwrite=True)  # a rerun starts over
     return vaelab.load(f"runs/{name}"), load_dataset(cfg.data).val
 
 

@@ -38,7 +38,7 @@ keys = data + ["train.epochs=1" if QUICK else "train.epochs=10", "train.progress
 if QUICK:
     keys += ["data.limit=300", "data.val=100"]
 cfg = vaelab.load_config("mnist_vae_mlp", keys)  # a shipped config, by name
-result = vaelab.train(cfg, "runs/first_vae")
+result = vaelab.train(cfg, "runs/first_vae", overwrite=True)
 last = result.history[-1]
 print(f"held-out loss after {last['epoch']} epochs: {last['val/loss']:.1f} nats per image "
       f"= reconstruction {last['val/recon']:.1f} + KL {last['val/kl']:.1f}")

@@ -26,7 +26,7 @@ else:
 keys = data + ["train.progress=false", "train.epochs=1" if QUICK else "train.epochs=10"]
 keys += ["data.limit=300", "data.val=100"] if QUICK else []
 cfg = vaelab.load_config("mnist_vae_mlp", keys)
-vaelab.train(cfg, "runs/measured")
+vaelab.train(cfg, "runs/measured", overwrite=True)
 model = vaelab.load("runs/measured")
 held = load_dataset(cfg.data).val
 x = held.images[: 50 if QUICK else 500]  # uint8, already 0 or 255: data.binarize=static thresholds at load

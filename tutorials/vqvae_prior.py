@@ -33,7 +33,7 @@ epochs = "train.epochs=1" if QUICK else "train.epochs=5"
 # %%
 keys = data + [epochs, "train.progress=false"] + (["data.limit=300", "data.val=100"] if QUICK else [])
 cfg = vaelab.load_config("mnist_vqvae", keys)
-vaelab.train(cfg, "runs/vq")
+vaelab.train(cfg, "runs/vq", overwrite=True)
 model = vaelab.load("runs/vq")
 held = load_dataset(cfg.data).val
 x = held.images[:4].float() / 255
