@@ -346,14 +346,12 @@ def compose(
 def build(schema, raw: dict | None = None, overrides: list[str] | tuple[str, ...] = ()):
     """The dataclass instance `schema` with `raw` and then `key=value` overrides merged in,
     type-checked and range-checked: a ConfigError names an unknown key, a wrong type or a
-    value outside its field's declared range (a Section checks itself as it is built)."""
+    value outside its field's declared range (`schema` is a Section: OmegaConf builds it, and
+    its sections, through their constructors, which check every value)."""
     from omegaconf import OmegaConf
 
-    cfg = _merge(lambda: OmegaConf.to_object(OmegaConf.merge(
+    return _merge(lambda: OmegaConf.to_object(OmegaConf.merge(
         OmegaConf.structured(schema), OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))))
-    if not isinstance(cfg, Section):
-        check(cfg)
-    return cfg
 
 
 def to_dict(cfg) -> dict:

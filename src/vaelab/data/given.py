@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from vaelab.config import DataConfig
 from vaelab.data.batches import binarize_static
 from vaelab.data.dataset import DataSplits, ImageDataset
+from vaelab.data.load import load_dataset
 from vaelab.data.splits import hold_out
 from vaelab.errors import DataError
 
@@ -55,6 +56,13 @@ def given_splits(data: Any, labels: torch.Tensor | None, cfg: DataConfig) -> Dat
     if cfg.binarize == "static":
         dataset = replace(dataset, images=binarize_static(dataset.images))
     return hold_out(dataset, cfg.val, cfg.split_seed)
+
+
+def run_data(cfg: DataConfig, data: Any = None, labels: torch.Tensor | None = None) -> DataSplits:
+    """The data a run is used with: `data` handed in (given_splits, held out as at training)
+    or, when none is, the data set `cfg` names (load_dataset; a run whose data came from
+    Python has none, and that refusal says so in one line)."""
+    return load_dataset(cfg) if data is None else given_splits(data, labels, cfg)
 
 
 def _stacked(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -21,8 +21,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from vaelab.data import load_dataset
-from vaelab.data.given import given_splits
+from vaelab.data.given import run_data
 from vaelab.errors import CapabilityError, ConfigError
 from vaelab.evaluation.latent_stats import posterior_means
 from vaelab.models.base import CodeGridModel, LatentVectorModel, model_name
@@ -79,8 +78,7 @@ class ExploredRun:
         if not isinstance(self.model, (LatentVectorModel, CodeGridModel)):
             raise CapabilityError(f"{folder}: the explorer needs a model with one latent vector per image or a grid "
                                   f"of codes; model {model_name(self.model)!r} has neither")
-        cfg = run_config(folder).data
-        data, _ = (load_dataset(cfg) if data is None else given_splits(data, labels, cfg)).held_out_or_train()
+        data, _ = run_data(run_config(folder).data, data, labels).held_out_or_train()
         self.data = data.subset(slice(0, MAX_POINTS))
         self.images = self.data.images.float() / 255  # (N, C, H, W) in [0, 1]
         self.labels = self.data.labels

@@ -94,10 +94,10 @@ class VAE(AE, GaussianLatentModel, HasCritic):
     critic_betas = (0.5, 0.9)
 
     def __init__(self, config: VAEConfig, data_shape: tuple[int, int, int], num_classes: int | None = None,
-                 label_dim: int = 0, *, encoder: nn.Module | None = None, decoder: nn.Module | None = None, takes_decoder: bool = True):
+                 label_dim: int = 0, *, encoder: nn.Module | None = None, decoder: nn.Module | None = None,
+                 takes_decoder: bool = True):
         super().__init__(config, data_shape, num_classes, label_dim, encoder=encoder, decoder=decoder,
                          takes_decoder=takes_decoder)
-        config = self.config
         self.logvar_head = nn.Linear(self.mu_head.in_features, config.latent_dim)
         self.kl_schedule = KLSchedule.of(config, config.latent_dim)
         self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None

@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from vaelab.data import ImageDataset, load_dataset, to_float
-from vaelab.data.given import given_splits
+from vaelab.data import ImageDataset, to_float
+from vaelab.data.given import run_data
 from vaelab.evaluation import (
     accuracy,
     active_units,
@@ -74,7 +74,7 @@ def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions(), data: An
     run = Path(run)
     cfg = run_config(run)
     model = load(run, **networks)
-    data = load_dataset(cfg.data) if data is None else given_splits(data, labels, cfg.data)
+    data = run_data(cfg.data, data, labels)
     held, which = data.held_out_or_train()
     held = held.subset(slice(0, options.n))
     result: dict = {"run": str(run), "model": cfg.model.name, "dataset": data.train.name or cfg.data.name,
