@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench docs figures clean
+.PHONY: setup demo test bench docs figures device-wheels clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ figures: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/trainer_overhead.py
+
+device-wheels: $(STAMP)
+	PYTHON=$(PY) sh scripts/device_wheels.sh
 
 clean:
 	rm -rf $(VENV) runs build site src/*.egg-info

@@ -21,7 +21,7 @@ held-out codes, and training samples per second.
 
     python benchmarks/rate_distortion.py [--bits 4 6 8] [--entries ...] [--prior-epochs 10] [--seed 0] [--out runs/rate_distortion]
     python benchmarks/rate_distortion.py --plot-only      # redraw from OUT/results.jsonl (prints the Gaussian curves)
-    python benchmarks/rate_distortion.py --entries gumbel --bits 8 --out runs/rd_try model.kl_weight=0   # any key=value
+    python benchmarks/rate_distortion.py --entries gumbel --bits 8 --out runs/rd_try model.quantizer.kl_weight=0   # any key=value
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ from pathlib import Path
 import torch
 
 import vaelab
-from vaelab.config import compose
+from vaelab.runs.folder import compose_upgraded
 from vaelab.data import load_dataset
 from vaelab.evaluation import bits_per_dim
-from vaelab.models import config_class
 from vaelab.models.quantizers import lbg, lloyd_max
 from vaelab.runs import mean_terms, train, train_prior
 
@@ -51,13 +50,13 @@ def quantizer_keys(entry: str, bits: int, steps: int) -> dict:
     """The model keys of one entry at `bits` bits per position."""
     k = 2**bits
     return {
-        "ema": {"quantizer": "ema", "num_codes": k},
-        "vq": {"quantizer": "vq", "num_codes": k},
-        "rotation": {"quantizer": "ema", "gradient": "rotation", "num_codes": k},
-        "cosine": {"quantizer": "cosine", "num_codes": k, "codebook_dim": 8},
-        "residual": {"quantizer": "residual", "stages": 2, "num_codes": 2 ** (bits // 2)},
-        "fsq": {"quantizer": "fsq", "levels": FSQ_LEVELS[bits], "num_codes": math.prod(FSQ_LEVELS[bits])},
-        "gumbel": {"quantizer": "gumbel", "num_codes": k, "temperature_steps": steps},
+        "ema": {"quantizer": {"name": "ema"}, "num_codes": k},
+        "vq": {"quantizer": {"name": "vq"}, "num_codes": k},
+        "rotation": {"quantizer": {"name": "ema", "gradient": "rotation"}, "num_codes": k},
+        "cosine": {"quantizer": {"name": "cosine", "codebook_dim": 8}, "num_codes": k},
+        "residual": {"quantizer": {"name": "residual", "num_quantizers": 2}, "num_codes": 2 ** (bits // 2)},
+        "fsq": {"quantizer": {"name": "fsq", "levels": FSQ_LEVELS[bits]}, "num_codes": math.prod(FSQ_LEVELS[bits])},
+        "gumbel": {"quantizer": {"name": "gumbel", "temperature_steps": steps}, "num_codes": k},
     }[entry]
 
 
@@ -75,14 +74,14 @@ def run_entry(entry: str, bits: int, args) -> dict:
         "model": {"name": "vqvae", "channels": [32, 64], "code_dim": 16, **quantizer_keys(entry, bits, steps)},
         "train": {"epochs": args.epochs, "batch_size": 100, "progress": False, "seed": args.seed},
     }
-    cfg = compose(raw, args.overrides, config_class)
+    cfg = compose_upgraded(raw, args.overrides)  # BENCHMARKS.md's commands name flat keys of earlier versions
     folder = Path(args.out) / f"{entry}-{bits}bit"
     start = time.perf_counter()
     train(cfg, folder, overwrite=True)
     seconds = time.perf_counter() - start
     model = vaelab.load(folder)
     held = mean_terms(model, load_dataset(cfg.data).val, cfg)
-    per_position = math.log2(cfg.model.num_codes) * (cfg.model.stages if entry == "residual" else 1)
+    per_position = math.log2(cfg.model.num_codes) * (cfg.model.quantizer.num_quantizers if entry == "residual" else 1)
     row = {"entry": entry, "seed": args.seed, "overrides": args.overrides, "bits_per_position": per_position, "bits_per_image": POSITIONS * per_position, "mse": held["mse"],
            "usage": held.get("usage"), "perplexity": held.get("perplexity"), "codewords": model.quantizer.num_codes,
            "samples_per_s": 9000 * args.epochs / seconds, "threads": torch.get_num_threads(),
@@ -154,7 +153,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs/rate_distortion"))
     parser.add_argument("--figure", default=str(ROOT / "benchmarks/figures/rate_distortion.png"))
     parser.add_argument("--plot-only", action="store_true")
-    parser.add_argument("overrides", nargs="*", help="extra key=value for every run (e.g. model.kl_weight=0)")
+    parser.add_argument("overrides", nargs="*", help="extra key=value for every run (e.g. model.quantizer.kl_weight=0)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,8 @@ def _default(f: dataclasses.Field) -> str:
     if f.default is not dataclasses.MISSING:
         return f"`{f.default}`" if f.default is not None else "`null`"
     if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f"`{f.default_factory()}`"  # type: ignore[misc]
+        value = f.default_factory()  # type: ignore[misc]
+        return f"section `{value.name}` (below)" if dataclasses.is_dataclass(value) else f"`{value}`"
     return "required"
 
 
@@ -153,7 +154,20 @@ def config_page() -> str:
              "## `model`", "", "The keys depend on `model.name`; each model's section is its own class.", ""]
     for name, (_, config_cls) in MODELS.items():
         lines += [f"### `model.name: {name}` ({config_cls.__name__})", "", *_table(config_cls, "model.")]
-    return "\n".join(lines)
+    return "\n".join(lines + quantizer_sections())
+
+
+def quantizer_sections() -> list[str]:
+    """The VQ models' `model.quantizer`: one table per quantizer's own section."""
+    from vaelab.models.quantizers import QUANTIZER_CONFIGS
+
+    lines = ["## `model.quantizer` (vqvae, vqvae2)", "",
+             "A section of its own, chosen by `model.quantizer.name` (default `ema`): the quantizer "
+             "layer's constructor arguments under their own names (`vaelab.models.quantizers`). "
+             "`model.quantizer=NAME` on the command line picks NAME with its defaults.", ""]
+    for name, cls in QUANTIZER_CONFIGS.items():
+        lines += [f"### `model.quantizer.name: {name}` ({cls.__name__})", "", *_table(cls, "model.quantizer.")]
+    return lines
 
 
 # ---- models --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ddp_checks import first_difference
 run, quantizer = sys.argv[1], sys.argv[2]
 cfg = compose({"data": {"name": "shapes", "image_size": 16, "num_samples": 160, "val": 32}}, [
     "model.name=vqvae", "model.channels=[8,16]", "model.res_blocks=1", "model.num_codes=16", "model.code_dim=4",
-    "model.dead_code_steps=2", f"model.quantizer={quantizer}", "train.epochs=2", "train.batch_size=32",
+    f"model.quantizer.name={quantizer}", "model.quantizer.dead_code_steps=2", "train.epochs=2", "train.batch_size=32",
     "train.progress=false"], config_class)
 quantizer = train(cfg, run).model.quantizer
 name = first_difference(quantizer.state_dict())

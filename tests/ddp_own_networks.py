@@ -14,13 +14,16 @@ from user_networks import Decoder, Encoder, GridDecoder, GridEncoder  # noqa: E4
 
 import vaelab  # noqa: E402
 from vaelab.models import build_model, config_class  # noqa: E402
+from vaelab.models.quantizers import EMAVectorQuantizerConfig  # noqa: E402
 from vaelab.nn import distributed  # noqa: E402
+
+NO_KMEANS = EMAVectorQuantizerConfig(kmeans_init=False)
 
 folder = Path(sys.argv[1])
 images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 models = {
     "vae": lambda: build_model(config_class("vae")(latent_dim=8), (3, 32, 32), encoder=Encoder(), decoder=Decoder()),
-    "vqvae": lambda: build_model(config_class("vqvae")(code_dim=4, num_codes=16, kmeans_init=False), (3, 32, 32),
+    "vqvae": lambda: build_model(config_class("vqvae")(code_dim=4, num_codes=16, quantizer=NO_KMEANS), (3, 32, 32),
                                  encoder=GridEncoder(), decoder=GridDecoder()),
 }
 for name, make in models.items():

@@ -14,10 +14,12 @@ from vaelab.config import DataConfig, RunConfig, Section, TrainConfig, check, co
 from vaelab.errors import ConfigError
 from vaelab.models import MODELS, config_class
 from vaelab.models.priors import PixelCNNConfig
+from vaelab.models.quantizers import QUANTIZER_CONFIGS, quantizer_section
 from vaelab.runs import PriorConfig
 
 MODEL_SECTIONS = {name: cls for name, (_, cls) in MODELS.items()}
-SECTIONS = [DataConfig, TrainConfig, PixelCNNConfig, *dict.fromkeys(MODEL_SECTIONS.values())]
+SECTIONS = [DataConfig, TrainConfig, PixelCNNConfig, *dict.fromkeys(MODEL_SECTIONS.values()),
+            *QUANTIZER_CONFIGS.values()]
 RULED = [(cls, name) for cls in SECTIONS for name, spec in field_specs(cls).items() if spec.rule is not None]
 
 # Values of each kind a field can have; the property keeps those the field's rule refuses.
@@ -71,6 +73,10 @@ def test_every_section_refuses_every_value_its_rules_refuse_with_the_command_lin
         model = next((n for n, c in MODEL_SECTIONS.items() if c is cls), "vae")
         assert refusal(lambda: compose({}, [f"model.name={model}", f"{cls.key_prefix}{name}={override(value)}"],
                                        config_class)) == message
+    if cls.key_prefix == "model.quantizer." and name != "name":  # a wrong name picks no section: tested apart
+        chosen = ["model.name=vqvae", f"model.quantizer.name={cls().name}"]
+        assert refusal(lambda: compose({}, chosen + [f"model.quantizer.{name}={override(value)}"],
+                                       config_class)) == message
 
 
 @pytest.mark.parametrize("make, message", [
@@ -98,7 +104,8 @@ def test_rules_across_fields_run_at_construction_and_replace():
     message = refusal(lambda: MODEL_SECTIONS["vae"](iw_samples=5, beta=2.0))
     assert message.startswith("model.iw_samples=5 trains on the importance-weighted bound")
     assert refusal(lambda: dataclasses.replace(MODEL_SECTIONS["vae"](iw_samples=5), beta=2.0)) == message
-    assert "model.num_codes=240" in refusal(lambda: MODEL_SECTIONS["vqvae"](quantizer="fsq", levels=[8, 6, 5]))
+    fsq = quantizer_section("fsq", levels=[8, 6, 5])
+    assert "model.num_codes=240" in refusal(lambda: MODEL_SECTIONS["vqvae"](quantizer=fsq))
 
 
 def test_rules_across_sections_run_when_the_run_config_is_built():

@@ -39,7 +39,8 @@ def tiny_run(folder, model: str, extra=()):
     elif model == "vqvae2":
         config, keys = "mnist_vqvae2", vq + ["model.top_channels=[8]", "model.res_blocks=0"]
     elif model == "rvq":
-        config, keys = "mnist_rvq", ["model.channels=[8,8]", "model.num_codes=4", "model.code_dim=4", "model.stages=2"]
+        config, keys = "mnist_rvq", ["model.channels=[8,8]", "model.num_codes=4", "model.code_dim=4",
+                          "model.quantizer.num_quantizers=2"]
     else:
         config, keys = "quickstart", [f"model.name={model}", "model.backbone=mlp", "model.hidden=[32]"]
     vaelab.train(vaelab.load_config(ROOT / f"configs/{config}.yaml", TINY + keys + list(extra)), folder)

@@ -17,6 +17,7 @@ from vaelab.data.given import data_record, given_dataset
 from vaelab.errors import DataError, RunError
 from vaelab.models import build_model, config_class
 from vaelab.models.priors import PixelCNNConfig
+from vaelab.models.quantizers import quantizer_section
 from vaelab.run_files import LAST, read_metadata
 
 SHAPE = (1, 12, 12)
@@ -48,7 +49,8 @@ def test_save_pretrained_writes_a_folder_that_load_opens_with_the_same_weights(t
 
 
 def test_a_vqvae_is_saved_with_its_code_prior_and_samples_after_loading(tmp_path):
-    cfg = config_class("vqvae")(channels=[8], res_blocks=0, num_codes=8, code_dim=2, kmeans_init=False)
+    cfg = config_class("vqvae")(channels=[8], res_blocks=0, num_codes=8, code_dim=2,
+                                quantizer=quantizer_section("ema", kmeans_init=False))
     model = build_model(cfg, (1, 8, 8))
     model.attach_prior(model.make_prior(PixelCNNConfig(channels=8, layers=1)))
     folder = model.save_pretrained(tmp_path / "vq")

@@ -18,7 +18,10 @@ from vaelab.data import DataSplits, ImageDataset
 from vaelab.errors import ConfigError
 from vaelab.evaluation import importance_weighted_nll
 from vaelab.models import MODELS, build_model, config_class
+from vaelab.models.quantizers import EMAVectorQuantizerConfig
 from user_networks import Decoder, Encoder, GridDecoder, GridEncoder
+
+NO_KMEANS = EMAVectorQuantizerConfig(kmeans_init=False)  # batches smaller than the codebook
 
 SHAPE = (3, 32, 32)
 GAUSSIAN_FAMILY = ["vae", "beta-vae", "cvae", "infovae", "beta-tcvae", "factorvae", "ae", "hvae"]
@@ -59,7 +62,7 @@ def test_a_flat_latent_model_runs_your_encoder_and_decoder(name):
 def test_vqvae2_runs_your_bottom_encoder_and_decoder_under_its_own_top_level():
     encoder = nn.Sequential(nn.Conv2d(3, 12, 4, 2, 1), nn.ReLU(), nn.Conv2d(12, 12, 4, 2, 1))  # -> [B, 12, 8, 8]
     decoder = nn.Sequential(nn.ConvTranspose2d(8, 12, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(12, 3, 4, 2, 1))
-    cfg = config_class("vqvae2")(code_dim=4, num_codes=16, top_channels=[8], kmeans_init=False)
+    cfg = config_class("vqvae2")(code_dim=4, num_codes=16, top_channels=[8], quantizer=NO_KMEANS)
     model = build_model(cfg, SHAPE, encoder=encoder, decoder=decoder)
     assert model.grids == ((4, 4), (8, 8)) and model.config.backbone == "custom"
     x = images(4).images.float() / 255
@@ -125,7 +128,7 @@ def test_a_model_with_your_networks_trains_resumes_scores_and_opens_again(tmp_pa
     if kind == "vae":
         model = build_model(config_class("vae")(latent_dim=8), SHAPE, encoder=Encoder(), decoder=Decoder())
     else:
-        model = build_model(config_class("vqvae")(code_dim=4, num_codes=16, kmeans_init=False), SHAPE,
+        model = build_model(config_class("vqvae")(code_dim=4, num_codes=16, quantizer=NO_KMEANS), SHAPE,
                             encoder=GridEncoder(), decoder=GridDecoder())
     data = DataSplits(images(48), images(16, seed=1))
     result = vaelab.train(run_config(model), tmp_path / "run", data=data, model=model)

@@ -1,5 +1,5 @@
 """Your own quantizer layer in a VQ-VAE: used as given, written into the model's config as the
-keys that rebuild it (quantizer_config, the inverse of build_quantizer), trained through
+section that rebuilds it (quantizer_config, the inverse of build_quantizer), trained through
 `vaelab.train` and opened again from the run folder with no code but your networks."""
 
 import inspect
@@ -12,7 +12,8 @@ import vaelab
 from vaelab.errors import ConfigError
 from vaelab.models import build_model
 from vaelab.models.networks import paper_decoder, paper_encoder
-from vaelab.models.quantizers import QUANTIZERS, build_quantizer, quantizer_config
+from vaelab.models.quantizers import QUANTIZER_CONFIGS, QUANTIZERS, build_quantizer, quantizer_config
+from vaelab.models.quantizers import FiniteScalarQuantizerConfig as FSQConfig
 from vaelab.models.vqvae import VQVAE, VQVAEConfig
 from vaelab.models.vqvae2 import VQVAE2Config
 from vaelab.quantizers import EMAVQ, FSQ, VQ, CosineVQ, GumbelQuantizer, ResidualVQ
@@ -25,11 +26,11 @@ Enc, Dec = GridEncoder, GridDecoder  # x [B, 3, 32, 32] -> [B, 4, 8, 8] and back
 def test_your_fsq_trains_and_the_run_folder_rebuilds_it(tmp_path):
     images = torch.randint(0, 256, (48, *SHAPE), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     fsq = FSQ(levels=[8, 6, 5], dim=4, channels_first=True)
-    config = VQVAEConfig()  # num_codes 256 and levels [8, 5, 5, 5]: the layer's own replace them
+    config = VQVAEConfig()  # num_codes 256 and an ema quantizer: the layer's own replace them
     model = build_model(config, SHAPE, encoder=Enc(), decoder=Dec(), quantizer=fsq)
-    assert model.quantizer is fsq and config.quantizer == "ema" and config.num_codes == 256  # the caller's config kept
+    assert model.quantizer is fsq and config.quantizer.name == "ema" and config.num_codes == 256  # the caller's kept
     c = model.config
-    assert (c.quantizer, c.num_codes, c.levels, c.code_dim, c.backbone) == ("fsq", 240, [8, 6, 5], 4, "custom")
+    assert (c.quantizer, c.num_codes, c.code_dim, c.backbone) == (FSQConfig(levels=[8, 6, 5]), 240, 4, "custom")
     start = {k: v.clone() for k, v in fsq.state_dict().items()}
 
     cfg = vaelab.RunConfig(model=model.config, train=vaelab.TrainConfig(epochs=1, batch_size=16, progress=False))
@@ -46,7 +47,8 @@ def test_your_fsq_trains_and_the_run_folder_rebuilds_it(tmp_path):
 def test_your_layer_sits_between_the_papers_networks():
     ema = EMAVQ(dim=5, codebook_size=16, decay=0.9, kmeans_init=False, channels_first=True)
     model = VQVAE(VQVAEConfig(channels=[16], res_blocks=0), (1, 8, 8), quantizer=ema)
-    assert model.quantizer is ema and (model.config.code_dim, model.config.num_codes, model.config.decay) == (5, 16, 0.9)
+    assert model.quantizer is ema and (model.config.code_dim, model.config.num_codes) == (5, 16)
+    assert model.config.quantizer.decay == 0.9
     assert model.encoder(torch.zeros(2, 1, 8, 8)).shape == (2, 5, 4, 4)  # the paper's encoder built for the layer's dim
     rebuilt = build_model(model.config, (1, 8, 8))  # the config alone, as a run folder has it
     assert type(rebuilt.quantizer) is EMAVQ and rebuilt.quantizer.settings() == ema.settings()
@@ -57,8 +59,9 @@ def test_your_layer_sits_between_the_papers_networks():
 LAYERS = {
     "vq": lambda: VQ(dim=3, codebook_size=8, channels_first=True),
     "vq-options": lambda: VQ(dim=3, codebook_size=8, commitment=0.5, kmeans_init=False, dead_code_steps=3,
-                             gradient="rotation", channels_first=True),
-    "ema": lambda: EMAVQ(dim=3, codebook_size=8, decay=0.9, commitment=0.1, dead_code_steps=0, channels_first=True),
+                             gradient="rotation", chunk_size=16, channels_first=True),
+    "ema": lambda: EMAVQ(dim=3, codebook_size=8, decay=0.9, commitment=0.1, dead_code_steps=0, epsilon=1e-3,
+                         channels_first=True),
     "cosine": lambda: CosineVQ(dim=5, codebook_size=8, codebook_dim=4, gradient="rotation", channels_first=True),
     "residual": lambda: ResidualVQ(dim=3, codebook_size=8, channels_first=True),
     "residual-options": lambda: ResidualVQ(dim=3, codebook_size=8, num_quantizers=3, shared_codebook=True,
@@ -77,6 +80,16 @@ def test_the_cases_cover_the_family():
     assert {type(make()) for make in LAYERS.values()} == set(QUANTIZERS.values())
 
 
+@pytest.mark.parametrize("name", QUANTIZERS)
+def test_each_quantizers_section_holds_every_argument_of_its_constructor(name):
+    """All but what the model gives (dim, codebook_size, channels_first), with the same defaults
+    (fsq's levels have none: its section's are Mentzer et al.'s for 2^10 codes)."""
+    arguments = {k: p.default for k, p in inspect.signature(QUANTIZERS[name]).parameters.items()
+                 if k not in ("dim", "codebook_size", "channels_first")}
+    section = QUANTIZER_CONFIGS[name]()
+    assert section.name == name and section.arguments() == arguments | ({"levels": [8, 5, 5, 5]} if name == "fsq" else {})
+
+
 @pytest.mark.parametrize("case", LAYERS)
 def test_a_config_rebuilds_the_same_layer(case):
     torch.manual_seed(3)
@@ -85,9 +98,9 @@ def test_a_config_rebuilds_the_same_layer(case):
     keys = quantizer_config(layer)
     config = VQVAEConfig(**keys)  # the keys are a valid model config
     torch.manual_seed(3)
-    rebuilt = build_quantizer(**keys)
+    rebuilt = build_quantizer(keys["quantizer"], keys["num_codes"], keys["code_dim"])
     torch.manual_seed(3)
-    from_config = build_quantizer(config.quantizer, config.num_codes, config.code_dim, **config.quantizer_options())
+    from_config = build_quantizer(config.quantizer, config.num_codes, config.code_dim)
     for other in (rebuilt, from_config):
         assert type(other) is type(layer) and other.settings() == layer.settings()
         state, other_state = layer.state_dict(), other.state_dict()
@@ -102,7 +115,7 @@ def test_the_built_in_quantizer_is_still_built_between_the_networks():
     model = VQVAE(config, shape)
     torch.manual_seed(0)
     parts = [paper_encoder(config, shape),
-             build_quantizer(config.quantizer, config.num_codes, config.code_dim, **config.quantizer_options()),
+             build_quantizer(config.quantizer, config.num_codes, config.code_dim),
              paper_decoder(config, shape)]
     for mine, built in zip((model.encoder, model.quantizer, model.decoder), parts):
         assert all(torch.equal(v, built.state_dict()[k]) for k, v in mine.state_dict().items())
@@ -117,9 +130,7 @@ class MyVQ(VQ):
     (MyVQ(dim=4, codebook_size=8, channels_first=True), "vaelab's family"),
     (FSQ(levels=[8, 6, 5], dim=4), "pass channels_first=True: the VQ-VAE's grids are [B, D, h, w]"),
     (FSQ(levels=[8, 6, 5], channels_first=True), "pass dim=D to FSQ"),
-    (EMAVQ(dim=4, codebook_size=8, epsilon=1e-3, channels_first=True), "no key for EMAVectorQuantizer's epsilon=0.001"),
-    (VQ(dim=4, codebook_size=8, chunk_size=16, channels_first=True), "no key for VectorQuantizer's chunk_size=16"),
-    (VQ(dim=4, codebook_size=8, commitment=-1.0, channels_first=True), "model.commitment must be >= 0"),
+    (VQ(dim=4, codebook_size=8, commitment=-1.0, channels_first=True), "model.quantizer.commitment must be >= 0"),
     (FSQ(levels=[8, 6, 5], dim=8, channels_first=True),
      "the encoder returned [2, 4, 8, 8] for x [2, 3, 32, 32]; the quantizer needs a grid [B, 8, h, w] "
      "(your FiniteScalarQuantizer's dim = 8)"),

@@ -11,12 +11,14 @@ from training_steps import train_on_batch
 from vaelab.errors import ConfigError
 from vaelab.models import VQVAE, VQVAEConfig
 from vaelab.models.quantizers import (QUANTIZERS, CosineVectorQuantizer, FiniteScalarQuantizer, GumbelQuantizer,
-                                      ResidualVectorQuantizer, build_quantizer)
+                                      ResidualVectorQuantizer, build_quantizer, quantizer_section)
+from vaelab.runs import load_config
 from vaelab.models.quantizers.estimators import rotation_trick, straight_through
 
-FAMILY = {  # name -> (K, options): small members of every quantizer, as a VQ-VAE config sets them
-    "vq": (8, {}), "ema": (8, {}), "cosine": (8, {"codebook_dim": 2}),
-    "residual": (8, {"stages": 3}), "fsq": (12, {"levels": [4, 3]}), "gumbel": (8, {}),
+FAMILY = {  # name -> (K, options): small members of every quantizer, as its config section sets them
+    "vq": (8, {"kmeans_init": False}), "ema": (8, {"kmeans_init": False}),
+    "cosine": (8, {"codebook_dim": 2, "kmeans_init": False}),
+    "residual": (8, {"num_quantizers": 3, "kmeans_init": False}), "fsq": (12, {"levels": [4, 3]}), "gumbel": (8, {}),
 }
 
 
@@ -84,7 +86,7 @@ def test_fsq_refuses_a_codebook_size_that_is_not_the_product_of_its_levels():
     with pytest.raises(ConfigError, match="num_codes=1000"):
         build_quantizer("fsq", 256, 4, levels=[8, 5, 5, 5])
     with pytest.raises(ConfigError, match="num_codes=240"):
-        VQVAEConfig(quantizer="fsq", levels=[8, 6, 5]).check_across("model.", None)
+        VQVAEConfig(quantizer=quantizer_section("fsq", levels=[8, 6, 5]))
 
 
 def test_residual_stages_each_take_away_error_and_any_prefix_decodes():
@@ -170,9 +172,7 @@ def test_hard_gumbel_samples_are_codewords_and_soft_ones_mix_them():
 def test_a_vqvae_trains_with_every_quantizer(name):
     torch.manual_seed(0)
     k, options = FAMILY[name]
-    cfg = VQVAEConfig(channels=[8], res_blocks=0, num_codes=k, code_dim=3, quantizer=name, kmeans_init=False,
-                      **{key: value for key, value in options.items()})
-    cfg.check_across("model.", None)
+    cfg = VQVAEConfig(channels=[8], res_blocks=0, num_codes=k, code_dim=3, quantizer=quantizer_section(name, **options))
     model = VQVAE(cfg, (1, 8, 8))
     x = (torch.rand(8, 1, 8, 8) > 0.5).float()
     losses = train_on_batch(model, x, 60, term="mse")
@@ -181,8 +181,10 @@ def test_a_vqvae_trains_with_every_quantizer(name):
 
 @pytest.mark.parametrize("quantizer", ["fsq", "gumbel"])
 def test_the_rotation_trick_is_refused_where_there_is_no_nearest_codeword(quantizer):
-    with pytest.raises(ConfigError, match="gradient=rotation"):
-        VQVAEConfig(quantizer=quantizer, gradient="rotation", num_codes=1000).check_across("model.", None)
+    with pytest.raises(ConfigError, match=f"the {quantizer} quantizer has no option gradient"):
+        quantizer_section(quantizer, gradient="rotation")
+    with pytest.raises(ConfigError, match=f"Key 'gradient' not in '\\w+' \\(key: model.quantizer.gradient\\)"):
+        load_config("mnist_vqvae", [f"model.quantizer={quantizer}", "model.gradient=rotation"])
 
 
 def test_gumbel_diversity_is_zero_for_uniform_code_use_and_p_log_k_for_one_code():

@@ -11,7 +11,7 @@ import torch
 import vaelab.quantizers
 from test_distributed import TORCHRUN, run
 from vaelab.errors import ConfigError
-from vaelab.models.quantizers import QUANTIZERS, build_quantizer
+from vaelab.models.quantizers import QUANTIZERS, FiniteScalarQuantizerConfig, build_quantizer
 from vaelab.quantizers import FSQ, VQ, CosineVQ, EMAVQ, GumbelQuantizer, ResidualVQ
 
 D = 4
@@ -156,11 +156,13 @@ def test_kmeans_init_refuses_a_small_batch_in_the_layers_own_words():
     assert "model." not in str(error.value)
 
 
-def test_build_quantizer_maps_the_models_keys_onto_channels_first_layers():
-    residual = build_quantizer("residual", 8, 3, stages=2, decay=0.5, levels=[4, 3])
+def test_build_quantizer_maps_a_config_section_onto_a_channels_first_layer():
+    residual = build_quantizer("residual", 8, 3, num_quantizers=2, decay=0.5)
     assert type(residual) is ResidualVQ and residual.channels_first and residual.stages == 2
     assert residual.layers[0].decay == 0.5 and residual.num_codes == 16
-    fsq = build_quantizer("fsq", 12, 3, levels=[4, 3], stages=2)
+    with pytest.raises(ConfigError, match="^the residual quantizer has no option levels; its options: num_quantizers,"):
+        build_quantizer("residual", 8, 3, levels=[4, 3])
+    fsq = build_quantizer(FiniteScalarQuantizerConfig(levels=[4, 3]), 12, 3)
     assert type(fsq) is FSQ and fsq.channels_first and fsq.dim == 3 and fsq.num_codes == 12
     assert fsq(torch.randn(2, 3, 5, 5)).codes.shape == (2, 5, 5)  # (B, D, H, W) -> (B, H, W)
 

@@ -11,6 +11,7 @@ from vaelab.config import compose
 from vaelab.errors import ConfigError
 from vaelab.evaluation import SmallCNN, save_classifier
 from vaelab.models import VAE, VQVAE, VAEConfig, VQVAEConfig, config_class
+from vaelab.models.quantizers import EMAVectorQuantizerConfig
 from vaelab.models.sharpness import adaptive_weight, hinge_critic_loss, perceptual_distance
 from vaelab.training.optim import build_optimizer
 from vaelab.config import TrainConfig
@@ -40,7 +41,8 @@ def test_the_perceptual_distance_is_zero_for_the_same_images_and_trains_only_the
 
 
 def vqvae(**kw) -> VQVAE:
-    return VQVAE(VQVAEConfig(**{"channels": [8], "res_blocks": 0, "num_codes": 8, "code_dim": 2, "kmeans_init": False,
+    return VQVAE(VQVAEConfig(**{"channels": [8], "res_blocks": 0, "num_codes": 8, "code_dim": 2,
+                                "quantizer": EMAVectorQuantizerConfig(kmeans_init=False),
                                 "adversarial_weight": 0.5, "critic_channels": 4, "critic_layers": 2, **kw}), (1, 8, 8))
 
 

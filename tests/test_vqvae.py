@@ -11,7 +11,8 @@ from vaelab.models import VQVAE, VQVAEConfig
 from vaelab.data import ImageDataset
 from vaelab.evaluation import codebook_scores
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig
-from vaelab.models.quantizers import EMAVectorQuantizer, Quantizer, VectorQuantizer, build_quantizer
+from vaelab.models.quantizers import (EMAVectorQuantizer, EMAVectorQuantizerConfig, Quantizer, VectorQuantizer,
+                                      VectorQuantizerConfig, build_quantizer)
 
 
 def quantizer(ema=True, **kw):
@@ -142,7 +143,8 @@ def test_vqvae_learns_and_keeps_its_codebook_in_use():
     torch.manual_seed(0)
     prototypes = (torch.rand(8, 1, 8, 8) > 0.5).float()
     x = prototypes.repeat(8, 1, 1, 1)
-    model = VQVAE(VQVAEConfig(channels=[16], num_codes=16, code_dim=4, res_blocks=1, dead_code_steps=20), (1, 8, 8))
+    model = VQVAE(VQVAEConfig(channels=[16], num_codes=16, code_dim=4, res_blocks=1,
+                                  quantizer=EMAVectorQuantizerConfig(dead_code_steps=20)), (1, 8, 8))
     mses = train_on_batch(model, x, 300, term="mse")
     assert sum(mses[-10:]) / 10 < 0.3 * sum(mses[:10]) / 10
     model.eval()
@@ -157,7 +159,7 @@ def test_vqvae_learns_and_keeps_its_codebook_in_use():
 def test_the_nearest_codeword_quantizers_keep_the_output_contract_on_grids_of_any_rank(name, positions):
     """The whole family is checked in test_quantizer_family.py; here the codebook quantizers' own promises."""
     torch.manual_seed(0)
-    q = build_quantizer(name, 8, 3, commitment=0.5, decay=0.9, kmeans_init=False, dead_code_steps=0)
+    q = build_quantizer(name, 8, 3, commitment=0.5, kmeans_init=False, dead_code_steps=0)
     assert isinstance(q, Quantizer)
     z_e = torch.randn(4, 3, *positions, requires_grad=True)  # (B, D, ...)
     q.train()
@@ -176,20 +178,24 @@ def test_the_nearest_codeword_quantizers_keep_the_output_contract_on_grids_of_an
 
 
 def test_the_loss_trained_and_the_ema_codebooks_differ_only_where_the_paper_says():
-    vq, ema = build_quantizer("vq", 4, 2, decay=0.5), build_quantizer("ema", 4, 2, decay=0.5)
-    assert type(vq) is VectorQuantizer and type(ema) is EMAVectorQuantizer  # 'vq' takes no decay: left out
+    vq, ema = build_quantizer("vq", 4, 2), build_quantizer("ema", 4, 2, decay=0.5)
+    assert type(vq) is VectorQuantizer and type(ema) is EMAVectorQuantizer
+    with pytest.raises(ConfigError, match="the vq quantizer has no option decay"):
+        build_quantizer("vq", 4, 2, decay=0.5)
     assert isinstance(vq.codebook, torch.nn.Parameter) and not isinstance(ema.codebook, torch.nn.Parameter)
     assert set(vq(torch.randn(2, 2, 3)).losses) == {"commitment", "codebook"}
     assert set(ema(torch.randn(2, 2, 3)).losses) == {"commitment"}
-    with pytest.raises(ConfigError, match="unknown quantizer"):
+    with pytest.raises(ConfigError, match="model.quantizer.name must be one of vq, ema"):
         build_quantizer("lfq", 4, 2)
-    model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2, quantizer="vq", kmeans_init=False), (1, 8, 8))
+    model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2,
+                              quantizer=VectorQuantizerConfig(kmeans_init=False)), (1, 8, 8))
     assert type(model.quantizer) is VectorQuantizer and "codebook" in model(torch.rand(2, 1, 8, 8)).terms
 
 
 def test_codebook_scores_match_the_prior_and_use_labels_for_a_conditional_prior():
     torch.manual_seed(0)
-    model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2, kmeans_init=False), (1, 8, 8)).eval()
+    model = VQVAE(VQVAEConfig(channels=[8], res_blocks=0, num_codes=8, code_dim=2,
+                              quantizer=EMAVectorQuantizerConfig(kmeans_init=False)), (1, 8, 8)).eval()
     data = ImageDataset(torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8), torch.tensor([0, 1, 2, 0, 1, 2]))
     assert "prior_nll" not in codebook_scores(model, data)
     model.attach_prior(GatedPixelCNN(8, PixelCNNConfig(channels=4, layers=1, num_classes=3)).eval())

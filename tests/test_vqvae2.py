@@ -12,6 +12,7 @@ from training_steps import train_on_batch
 from vaelab.cli import main
 from vaelab.errors import ConfigError
 from vaelab.models import build_model
+from vaelab.models.quantizers import EMAVectorQuantizerConfig, FiniteScalarQuantizerConfig
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, StackedPrior, TwoLevelPrior, join_levels, split_levels
 from vaelab.models.vqvae2 import VQVAE2, VQVAE2Config
 
@@ -82,7 +83,8 @@ def test_the_stacked_prior_is_normalised_and_each_stage_sees_the_ones_before():
 
 def model(**kw) -> VQVAE2:
     return VQVAE2(VQVAE2Config(**{"channels": [8, 16], "top_channels": [16], "res_blocks": 1, "num_codes": 16,
-                                  "code_dim": 4, "kmeans_init": False, **kw}), (1, 28, 28))
+                                  "code_dim": 4, "quantizer": EMAVectorQuantizerConfig(kmeans_init=False), **kw}),
+                  (1, 28, 28))
 
 
 def test_grids_codes_and_decoding_agree():
@@ -113,8 +115,9 @@ def test_the_reconstruction_trains_both_levels_and_the_loss_falls():
 
 def test_residual_quantizers_are_refused_at_either_level():
     with pytest.raises(ConfigError, match="vqvae2 takes one code per position"):
-        VQVAE2Config(quantizer="residual").check_across("model.", None)
-    assert type(build_model(VQVAE2Config(quantizer="fsq", levels=[4, 4], num_codes=16), (1, 28, 28))) is VQVAE2
+        VQVAE2Config(quantizer="residual")
+    fsq = FiniteScalarQuantizerConfig(levels=[4, 4])
+    assert type(build_model(VQVAE2Config(quantizer=fsq, num_codes=16), (1, 28, 28))) is VQVAE2
 
 
 def test_train_prior_sample_evaluate_and_report_from_the_command_line(tmp_path, capsys):

@@ -27,6 +27,7 @@ import math
 import re
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
+from collections.abc import Mapping
 from typing import Any, Callable, ClassVar, Optional
 
 from vaelab.errors import ConfigError
@@ -163,6 +164,13 @@ class ModelSection(Section):
     """The base of every model's config section (the `model:` of a config file)."""
 
     key_prefix: ClassVar[str] = "model."
+
+    @classmethod
+    def schema(cls, raw: Mapping[str, Any]) -> ModelSection:
+        """The defaults that `raw`, a config's `model:` mapping (overrides merged), is merged
+        into. A section that holds a section chosen by name (the VQ-VAE's model.quantizer,
+        as model.name chooses the model) picks it from `raw` here."""
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -335,11 +343,14 @@ def compose(
     """
     from omegaconf import OmegaConf  # here, not at the top: a config made in Python never needs it
 
-    untyped = _merge(lambda: OmegaConf.merge(OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides))))
-    name = _merge(lambda: OmegaConf.select(untyped, "model.name", default=default_model))
+    untyped = _merge(lambda: OmegaConf.to_container(
+        OmegaConf.merge(OmegaConf.create(raw or {}), OmegaConf.from_dotlist(list(overrides)))))
+    model = untyped.get("model")
+    model = model if isinstance(model, dict) else {}  # not a mapping: the merge below says so
+    name = model.get("name", default_model)
     if not isinstance(name, str):
         raise ConfigError(f"model.name must be the name of a model, got {name!r}")
-    model_cfg = model_config_for(name)() if model_config_for else None
+    model_cfg = model_config_for(name).schema(model) if model_config_for else None
     return build(RunConfig(model=model_cfg), raw, overrides)
 
 

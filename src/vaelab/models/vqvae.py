@@ -6,28 +6,32 @@
 Encoder and decoder are the paper's: stride-2 4x4 convolutions (one per entry of
 `channels`), two residual blocks (3x3 then 1x1), a 1x1 convolution to the code dimension
 D, and the mirror. The model generates through a prior over its code grids, trained after
-it (`vaelab prior train RUN`, a gated PixelCNN; code_model.py). The quantizer is any of the family in models/quantizers (`model.quantizer`).
+it (`vaelab prior train RUN`, a gated PixelCNN; code_model.py). The quantizer is any of the family in models/quantizers (`model.quantizer`, its own
+section: `{name: fsq, levels: [8, 6, 5]}`).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import Tensor, nn
 
-from vaelab.config import above, at_least, bounded, each_at_least, one_of
+from vaelab.config import above, at_least, each_at_least, one_of
 from vaelab.errors import ConfigError
 from vaelab.models.ae import check_conv_side
 from vaelab.models.base import CodePrior, HasCritic, LossOutput
 from vaelab.models.code_model import CodeModel
 from vaelab.models.priors import GatedPixelCNN, PixelCNNConfig, StackedPrior
 from vaelab.models.likelihoods import build_likelihood
-from vaelab.models.quantizers import (GRADIENT_ESTIMATORS, OPTIONS, QUANTIZERS, Quantizer, build_quantizer,
-                                      quantizer_config)
+from vaelab.models.quantizers import (QUANTIZER_CONFIGS, EMAVectorQuantizerConfig, Quantizer, QuantizerConfig,
+                                      build_quantizer, quantizer_config, quantizer_section)
 from vaelab.models.sharpness import SharpnessConfig, Sharpener, critic_parameters, sharpening_terms
 from vaelab.models.networks import check_grid_networks, networks_config, paper_decoder, paper_encoder
+
+
+DEFAULT_QUANTIZER = "ema"
 
 
 @dataclass
@@ -38,41 +42,42 @@ class VQVAEConfig(SharpnessConfig):
     res_blocks: int = at_least(0, default=2)
     num_codes: int = at_least(2, default=256)  # K
     code_dim: int = at_least(1, default=16)  # D
-    quantizer: str = one_of(*QUANTIZERS, default="ema")  # ema | vq | cosine | residual | fsq | gumbel: models/quantizers
-    gradient: str = one_of(*GRADIENT_ESTIMATORS, default="straight_through")  # | rotation (vq, ema, cosine, residual)
-    commitment: float = at_least(0, default=0.25)  # beta
-    decay: float = bounded(0, 1, default=0.99, low_open=True, high_open=True)  # ema, residual
-    kmeans_init: bool = True  # LBG on the first batch's encoder outputs
-    dead_code_steps: int = at_least(0, default=10)  # restart a code unused this many steps (0: never)
-    codebook_dim: int = at_least(2, default=8)  # cosine: the normalised lookup space
-    stages: int = at_least(1, default=4)  # residual: S stages of num_codes codes each
-    shared_codebook: bool = False  # residual
-    quantizer_dropout: float = bounded(0, 1, default=0.0)  # residual: train on a random prefix of stages
-    stage_quantizer: str = one_of("ema", "vq", default="ema")  # residual: how each stage's codebook learns
-    levels: list[int] = each_at_least(2, default=[8, 5, 5, 5])  # fsq: num_codes must be their product
-    temperature: float = above(0, default=1.0)  # gumbel: tau at the start
-    temperature_end: float = above(0, default=1 / 16)  # gumbel: tau after temperature_steps
-    temperature_steps: int = at_least(1, default=5000)  # gumbel
-    kl_weight: float = at_least(0, default=0.1)  # gumbel: weight of KL(q(code|x) || uniform)
-    diversity_weight: float = at_least(0, default=1.0)  # gumbel: weight of KL(batch's code use || uniform)
-    hard: bool = False  # gumbel: one-hot forward, relaxed backward
+    quantizer: Any = field(default_factory=EMAVectorQuantizerConfig)  # its own section, chosen by name:
+    #   {name: ema | vq | cosine | residual | fsq | gumbel, ...its options} (models/quantizers/)
     likelihood: str = one_of("gaussian", "bernoulli", default="gaussian")  # squared error / 2c + const | BCE
     variance: float = above(0, default=0.05)  # c; about half the pixel variance weighs reconstruction like the paper's MSE / Var(x)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "quantizer" and isinstance(value, str):  # VQVAEConfig(quantizer="vq"): its defaults
+            value = quantizer_section(value)
+        super().__setattr__(name, value)
+
+    @classmethod
+    def schema(cls, raw: Mapping[str, Any]) -> VQVAEConfig:
+        """The defaults that `raw` (a `model:` mapping) is merged into, with the quantizer
+        section that `raw`'s quantizer.name picks (default ema). When the quantizer's
+        options make its codebook (fsq's levels), num_codes defaults to its size."""
+        chosen = raw.get("quantizer")
+        chosen = dict(chosen) if isinstance(chosen, Mapping) else {}
+        name = chosen.pop("name", DEFAULT_QUANTIZER)
+        quantizer = quantizer_section(name if isinstance(name, str) else DEFAULT_QUANTIZER)
+        try:  # with the options given, when they are valid (if not, the merge says what is wrong)
+            quantizer = quantizer_section(quantizer.name, **chosen)
+        except (ConfigError, TypeError):
+            pass
+        return cls(quantizer=quantizer, num_codes=quantizer.codebook_size() or cls.num_codes)
 
     def check_across(self, where: str, root: Any) -> None:
         if self.backbone == "conv":  # your own networks say their sides themselves, when they are built
             check_conv_side(self.channels, where, root)
         SharpnessConfig.check_across(self, where, root)
-        if self.quantizer == "fsq" and math.prod(self.levels) != self.num_codes:
-            raise ConfigError(f"fsq's codebook is the grid of {where}levels {self.levels}: set {where}num_codes="
-                              f"{math.prod(self.levels)} (got {self.num_codes})")
-        if self.gradient != "straight_through" and self.quantizer in ("fsq", "gumbel"):
-            raise ConfigError(f"{where}gradient={self.gradient} is for nearest-codeword quantizers; "
-                              f"{self.quantizer} has its own gradient (rounding / relaxation)")
-
-    def quantizer_options(self) -> dict:
-        """Every quantizer option of this section; build_quantizer hands each quantizer its own."""
-        return {name: vars(self)[name] for name in OPTIONS}
+        if not isinstance(self.quantizer, QuantizerConfig):
+            raise ConfigError(f"{where}quantizer must be a quantizer's section ({', '.join(QUANTIZER_CONFIGS)}: "
+                              f"vaelab.models.quantizers), got {self.quantizer!r}")
+        size = self.quantizer.codebook_size()
+        if size is not None and size != self.num_codes:
+            raise ConfigError(f"the {self.quantizer.name} quantizer's options make {size} codes: set {where}num_codes="
+                              f"{size} (got {self.num_codes})")
 
 
 class VQVAE(CodeModel, HasCritic):
@@ -103,8 +108,8 @@ class VQVAE(CodeModel, HasCritic):
             raise ConfigError(f"vqvae likelihood must be 'gaussian' or 'bernoulli', got {config.likelihood!r}")
         self.encoder = paper_encoder(config, self.data_shape) if encoder is None else encoder  # x -> z_e [B, D, h, w]
         # built between the two networks, as it always was: the same seed gives the same weights
-        self.quantizer = build_quantizer(config.quantizer, config.num_codes, config.code_dim,
-                                         **config.quantizer_options()) if quantizer is None else quantizer
+        self.quantizer = build_quantizer(config.quantizer, config.num_codes, config.code_dim) \
+            if quantizer is None else quantizer
         self.decoder = paper_decoder(config, self.data_shape) if decoder is None else decoder  # z_q -> [B, C, H, W]
         self.likelihood = build_likelihood(config.likelihood, config.variance)
         dim_from = "model.code_dim" if quantizer is None else f"your {type(quantizer).__name__}'s dim"

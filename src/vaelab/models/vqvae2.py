@@ -44,9 +44,9 @@ class VQVAE2Config(VQVAEConfig):
 
     def check_across(self, where: str, root: Any) -> None:
         super().check_across(where, root)
-        if self.quantizer == "residual":
-            raise ConfigError(f"{where}quantizer=residual stacks codes per position; vqvae2 takes one code per position "
-                              f"at each level")
+        if self.quantizer.name == "residual":
+            raise ConfigError(f"{where}quantizer.name=residual stacks codes per position; vqvae2 takes one code per "
+                              f"position at each level")
 
 
 def bottom_features(encoder: nn.Module, data_shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -76,8 +76,8 @@ class VQVAE2(CodeModel, HasCritic):
                  *, encoder: nn.Module | None = None, decoder: nn.Module | None = None,
                  quantizer: nn.Module | None = None):
         if quantizer is not None:
-            raise ConfigError("vqvae2 builds its two quantizers from its config: set model.quantizer and its "
-                              "options instead of passing quantizer=")
+            raise ConfigError("vqvae2 builds its two quantizers from its config: set model.quantizer (a section: "
+                              "name and options) instead of passing quantizer=")
         config = networks_config(config, encoder, decoder)  # backbone 'custom' when the networks are yours
         super().__init__(config, data_shape, num_classes)
         d = config.code_dim
@@ -95,8 +95,8 @@ class VQVAE2(CodeModel, HasCritic):
         self.decoder = decoder  # both levels' vectors [B, 2D, hb, wb] -> the likelihood's parameters
         expect_output(decoder, torch.zeros(PROBE_BATCH, 2 * d, *bottom[1:]), self.data_shape, "both levels' vectors",
                       config.likelihood)
-        self.top_quantizer = build_quantizer(config.quantizer, config.num_codes, d, **config.quantizer_options())
-        self.bottom_quantizer = build_quantizer(config.quantizer, config.num_codes, d, **config.quantizer_options())
+        self.top_quantizer = build_quantizer(config.quantizer, config.num_codes, d)
+        self.bottom_quantizer = build_quantizer(config.quantizer, config.num_codes, d)
         self.likelihood = build_likelihood(config.likelihood, config.variance)
         self.sharpener = Sharpener(config, self.data_shape) if config.sharpened else None
         self.critic_lr = config.critic_lr

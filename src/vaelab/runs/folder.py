@@ -7,14 +7,18 @@ ready to use. The files themselves are training/checkpoint.py's.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 import yaml
 
-from vaelab.config import RunConfig, build, compose
+from vaelab.config import RunConfig, build, compose, field_specs
 from vaelab.errors import ConfigError, RunError
 from vaelab.models import CodeGridModel, GenerativeModel, build_model, config_class
+from vaelab.models.quantizers import QUANTIZER_CONFIGS
+from vaelab.models.registry import MODELS
+from vaelab.models.vqvae import DEFAULT_QUANTIZER
 from vaelab.models.priors import PixelCNNConfig
 from vaelab.runs.shipped import find_config
 from vaelab import run_files
@@ -49,10 +53,17 @@ def read_yaml(path: str | Path) -> dict:
 RENAMED_MODEL_KEYS = {
     "ema": ("quantizer", lambda ema: "ema" if ema else "vq"),  # the VQ-VAE takes any quantizer of the family
 }
+# A VQ-VAE's quantizer options, flat in `model:` until each quantizer had its own section
+# (model.quantizer: {name, options}): old key -> the key in the section.
+FLAT_QUANTIZER_KEYS = {key: key for key in (
+    "gradient", "commitment", "decay", "kmeans_init", "dead_code_steps", "codebook_dim", "shared_codebook",
+    "quantizer_dropout", "levels", "temperature", "temperature_end", "temperature_steps", "kl_weight",
+    "diversity_weight", "hard")} | {"stages": "num_quantizers", "stage_quantizer": "codebook"}
 
 
 def upgrade(raw: dict) -> dict:
-    """A config mapping with keys of earlier versions replaced by today's (RENAMED_MODEL_KEYS)."""
+    """A config mapping with keys of earlier versions replaced by today's (RENAMED_MODEL_KEYS,
+    then FLAT_QUANTIZER_KEYS)."""
     model = raw.get("model")
     if not isinstance(model, dict):
         return raw
@@ -60,13 +71,64 @@ def upgrade(raw: dict) -> dict:
     for old, (new, value) in RENAMED_MODEL_KEYS.items():
         if old in model:
             model.setdefault(new, value(model.pop(old)))
-    return {**raw, "model": model}
+    return {**raw, "model": nest_quantizer(model)}
+
+
+def nest_quantizer(model: dict) -> dict:
+    """A VQ-VAE's `model:` mapping with its flat quantizer keys (`quantizer: fsq`, `levels:
+    [...]`, every other quantizer's options beside them) moved into the section of the
+    quantizer it names (`quantizer: {name: fsq, levels: [...]}`). The other quantizers'
+    options had no effect and are left out. Other models' mappings come back as they are."""
+    name = model.get("name")  # may come from an override: unknown here
+    if isinstance(name, str) and name in MODELS and "quantizer" not in field_specs(config_class(name)):
+        return model
+    chosen = model.get("quantizer", DEFAULT_QUANTIZER)
+    if not isinstance(chosen, str) and not FLAT_QUANTIZER_KEYS.keys() & model.keys():
+        return model  # today's form
+    section = {"name": chosen} if isinstance(chosen, str) else dict(chosen)
+    config = QUANTIZER_CONFIGS.get(section.get("name", DEFAULT_QUANTIZER))
+    takes = {f.name for f in fields(config)} if config is not None else set()
+    nested = {key: value for key, value in model.items() if key not in FLAT_QUANTIZER_KEYS}
+    for old, new in FLAT_QUANTIZER_KEYS.items():
+        if old in model and new in takes:
+            section.setdefault(new, model[old])
+    return {**nested, "quantizer": section}
+
+
+def upgrade_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> tuple[dict, list[str]]:
+    """A config mapping as written and `key=value` overrides -> both in today's keys:
+    `model.levels=...` is `model.quantizer.levels=...` (FLAT_QUANTIZER_KEYS), and
+    `model.quantizer=NAME` picks that quantizer with its defaults, in place of the
+    mapping's quantizer section (a different quantizer's options), or, in a mapping of
+    flat keys, with the options it has for NAME."""
+    model, upgraded = raw.get("model", {}), []
+    model = dict(model) if isinstance(model, dict) else None  # not a mapping: compose says so
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        old = key.removeprefix("model.")
+        if key == "model.quantizer" and sep and model is not None:
+            if isinstance(model.get("quantizer"), dict):
+                model.pop("quantizer")
+                upgraded.append(f"model.quantizer.name={value}")
+            else:
+                model["quantizer"] = value  # nested with the flat options it takes (upgrade)
+            continue
+        if key.startswith("model.") and old in FLAT_QUANTIZER_KEYS:
+            key = "model.quantizer." + FLAT_QUANTIZER_KEYS[old]
+        upgraded.append(key + sep + value)
+    return (raw if model is None else {**raw, "model": model}), upgraded
+
+
+def compose_upgraded(raw: dict, overrides: list[str] | tuple[str, ...]) -> RunConfig:
+    """compose() on a config mapping and overrides of any vaelab version."""
+    raw, overrides = upgrade_overrides(raw, overrides)
+    return compose(upgrade(raw), overrides, config_class)
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """A YAML config file, or a shipped config by name (`"quickstart"`: runs/shipped.py), with
     `key=value` overrides on top, typed and checked."""
-    return compose(upgrade(read_yaml(find_config(path))), overrides, config_class)
+    return compose_upgraded(read_yaml(find_config(path)), overrides)
 
 
 def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -76,7 +138,7 @@ def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
         raise RunError(f"run folder {run} not found")
     if not (run / run_files.CONFIG).is_file():
         raise RunError(f"{run} is not a run folder (no {run_files.CONFIG})")
-    return compose(upgrade(read_yaml(run / run_files.CONFIG)), overrides, config_class)
+    return compose_upgraded(read_yaml(run / run_files.CONFIG), overrides)
 
 
 def load(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", prior: bool = True,

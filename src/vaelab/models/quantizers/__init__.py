@@ -11,29 +11,31 @@
 
 Each is a layer built from its own arguments (VectorQuantizer(dim=64, codebook_size=512),
 FiniteScalarQuantizer(levels=[8, 6, 5])), channel-last [B, ..., D] by default
-(base.py); vaelab.quantizers exports them under their short names. A new quantizer
-subclasses base.Quantizer in a file of its own and takes one line in QUANTIZERS; a
-VQ-VAE then uses it with model.quantizer=<name>, through build_quantizer, or takes a
-layer you built (VQVAE(config, shape, quantizer=layer)), whose config keys
-`quantizer_config` reads back from its `settings()`: the inverse of build_quantizer.
+(base.py); vaelab.quantizers exports them under their short names. Beside each class
+sits its config section (VectorQuantizerConfig, ...): the constructor's arguments as
+`model.quantizer` of a VQ-VAE, chosen by its `name`. A new quantizer subclasses
+base.Quantizer and base.QuantizerConfig in a file of its own and takes one line in each
+of QUANTIZERS and QUANTIZER_CONFIGS; a VQ-VAE then uses it with model.quantizer.name=<name>,
+through build_quantizer, or takes a layer you built (VQVAE(config, shape, quantizer=layer)),
+whose section `quantizer_config` reads back from its `settings()`: the inverse of build_quantizer.
 """
 
 from __future__ import annotations
 
-import inspect
+from dataclasses import fields, replace
 
 from torch import nn
 
 from vaelab.errors import ConfigError
-from vaelab.models.quantizers.base import Quantizer, QuantizerOutput, usage_stats
-from vaelab.models.quantizers.cosine import CosineVectorQuantizer
-from vaelab.models.quantizers.ema import EMAVectorQuantizer
+from vaelab.models.quantizers.base import Quantizer, QuantizerConfig, QuantizerOutput, usage_stats
+from vaelab.models.quantizers.cosine import CosineVectorQuantizer, CosineVectorQuantizerConfig
+from vaelab.models.quantizers.ema import EMAVectorQuantizer, EMAVectorQuantizerConfig
 from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS
-from vaelab.models.quantizers.fsq import FiniteScalarQuantizer
-from vaelab.models.quantizers.gumbel import GumbelQuantizer
+from vaelab.models.quantizers.fsq import FiniteScalarQuantizer, FiniteScalarQuantizerConfig
+from vaelab.models.quantizers.gumbel import GumbelQuantizer, GumbelQuantizerConfig
 from vaelab.models.quantizers.lloyd import lbg, lloyd_max, nearest_code, quantize_scalar, squared_distances
-from vaelab.models.quantizers.residual import ResidualVectorQuantizer
-from vaelab.models.quantizers.vq import VectorQuantizer
+from vaelab.models.quantizers.residual import ResidualVectorQuantizer, ResidualVectorQuantizerConfig
+from vaelab.models.quantizers.vq import VectorQuantizer, VectorQuantizerConfig
 
 QUANTIZERS: dict[str, type[Quantizer]] = {
     "vq": VectorQuantizer,
@@ -44,73 +46,86 @@ QUANTIZERS: dict[str, type[Quantizer]] = {
     "gumbel": GumbelQuantizer,
 }
 
+QUANTIZER_CONFIGS: dict[str, type[QuantizerConfig]] = {
+    "vq": VectorQuantizerConfig,
+    "ema": EMAVectorQuantizerConfig,
+    "cosine": CosineVectorQuantizerConfig,
+    "residual": ResidualVectorQuantizerConfig,
+    "fsq": FiniteScalarQuantizerConfig,
+    "gumbel": GumbelQuantizerConfig,
+}
 
-# The model config's keys build_quantizer reads beside quantizer, num_codes and code_dim (VQVAEConfig's).
-OPTIONS = ("gradient", "commitment", "decay", "kmeans_init", "dead_code_steps", "codebook_dim", "stages",
-           "shared_codebook", "quantizer_dropout", "stage_quantizer", "levels", "temperature", "temperature_end",
-           "temperature_steps", "kl_weight", "diversity_weight", "hard")
-# The model config's keys that a layer names otherwise: config key -> constructor argument.
-RENAMED = {"stages": "num_quantizers", "stage_quantizer": "codebook"}
-CONFIG_KEYS = {argument: key for key, argument in RENAMED.items()} | {"codebook_size": "num_codes", "dim": "code_dim"}
+
+def quantizer_section(name: str, **options) -> QuantizerConfig:
+    """The section of the quantizer called `name` (model.quantizer.name), with `options`
+    (its fields) set and the others at their defaults."""
+    if name not in QUANTIZER_CONFIGS:
+        raise ConfigError(f"model.quantizer.name must be one of {', '.join(QUANTIZER_CONFIGS)}, got {name!r}")
+    cls = QUANTIZER_CONFIGS[name]
+    takes = [f.name for f in fields(cls) if f.name != "name"]
+    unknown = sorted(options.keys() - set(takes))
+    if unknown:
+        raise ConfigError(f"the {name} quantizer has no option {', '.join(unknown)}; "
+                          f"its options: {', '.join(takes) or 'none'}")
+    return cls(**options)
 
 
-def build_quantizer(quantizer: str, num_codes: int, code_dim: int, **options) -> Quantizer:
-    """The quantizer called `quantizer` for K=`num_codes` codes of size D=`code_dim`, on
-    channels-first inputs [B, D, ...] (the VQ-VAEs' feature maps).
+def build_quantizer(quantizer: QuantizerConfig | str, num_codes: int, code_dim: int, **options) -> Quantizer:
+    """The quantizer of the section `quantizer` (or of the name, with `options` set: see
+    quantizer_section) for K=`num_codes` codes of size D=`code_dim` (a residual quantizer's
+    K per stage), on channels-first inputs [B, D, ...] (the VQ-VAEs' feature maps). A
+    quantizer whose size follows from its options (fsq: the product of its levels) must
+    match num_codes. `quantizer_config` is the inverse.
 
-    `options` are the model config's keys (OPTIONS: commitment, decay, stages, ...); each
-    quantizer takes those its constructor names and leaves the others (a 'vq'
-    quantizer has no decay), so one model config can serve every quantizer. A quantizer
-    whose size follows from its options (fsq: the product of its levels) must match num_codes.
-    `quantizer_config` is the inverse: build_quantizer(**quantizer_config(layer)) builds layer again.
+        build_quantizer("ema", 512, 64, decay=0.9)    # as model.quantizer: {name: ema, decay: 0.9}
     """
-    if quantizer not in QUANTIZERS:
-        raise ConfigError(f"unknown quantizer {quantizer!r}; known: {', '.join(QUANTIZERS)}")
-    cls = QUANTIZERS[quantizer]
-    taken = inspect.signature(cls).parameters
-    arguments = {RENAMED.get(k, k): v for k, v in options.items()} | {
-        "dim": code_dim, "codebook_size": num_codes, "channels_first": True}
-    built = cls(**{k: v for k, v in arguments.items() if k in taken})
-    if "codebook_size" not in taken and built.num_codes != num_codes:
-        raise ConfigError(f"the {quantizer} quantizer's options give it {built.num_codes} codes; "
-                          f"set num_codes={built.num_codes} (got {num_codes})")
+    config = quantizer_section(quantizer, **options) if isinstance(quantizer, str) else replace(quantizer, **options)
+    arguments = config.arguments() | {"dim": code_dim, "channels_first": True}
+    if config.codebook_size() is None:
+        arguments["codebook_size"] = num_codes
+    built = QUANTIZERS[config.name](**arguments)
+    if built.codes_per_position == 1 and built.num_codes != num_codes:
+        raise ConfigError(f"the {config.name} quantizer's options give it {built.num_codes} codes; "
+                          f"set model.num_codes={built.num_codes} (got {num_codes})")
     return built
 
 
 def quantizer_config(layer: nn.Module) -> dict:
-    """The model config's keys that build `layer` again through build_quantizer: quantizer
-    (its name in QUANTIZERS), num_codes, code_dim and every option its constructor took.
-    ConfigError when no config can: a layer outside the family, a channel-last one, or an
-    argument the config has no key for (chunk_size, epsilon) away from its default."""
+    """The model config's values that build `layer` again through build_quantizer: quantizer
+    (its section, named by QUANTIZERS), num_codes and code_dim. ConfigError when no config
+    can: a layer outside the family, a channel-last one, or an FSQ without dim."""
     name = next((key for key, cls in QUANTIZERS.items() if type(layer) is cls), None)
     if name is None:
         raise ConfigError(f"the VQ-VAE takes a quantizer of vaelab's family (vaelab.quantizers): its config must be "
                           f"able to rebuild it (got a {type(layer).__name__})")
-    settings, defaults = layer.settings(), inspect.signature(type(layer)).parameters
+    settings = layer.settings()
     if not settings.pop("channels_first"):
         raise ConfigError("pass channels_first=True: the VQ-VAE's grids are [B, D, h, w]")
     if settings["dim"] is None:
         raise ConfigError("pass dim=D to FSQ: the VQ-VAE's config builds it with its projections D -> len(levels) -> D")
-    keys = {"quantizer": name, "num_codes": layer.num_codes}  # fsq's num_codes: the product of its levels
-    for argument, value in settings.items():
-        key = CONFIG_KEYS.get(argument, argument)
-        if key in OPTIONS or key in ("num_codes", "code_dim"):
-            keys[key] = value
-        elif value != defaults[argument].default:
-            raise ConfigError(f"a VQ-VAE's config has no key for {type(layer).__name__}'s {argument}={value}: "
-                              f"leave it at {defaults[argument].default} so that the run folder can rebuild the layer")
-    return keys
+    code_dim, num_codes = settings.pop("dim"), settings.pop("codebook_size", layer.num_codes)
+    section = QUANTIZER_CONFIGS[name]
+    return {"quantizer": section(**{f.name: settings[f.name] for f in fields(section) if f.name != "name"}),
+            "num_codes": num_codes, "code_dim": code_dim}
 
 
 __all__ = [
     "CosineVectorQuantizer",
+    "CosineVectorQuantizerConfig",
+    "EMAVectorQuantizerConfig",
+    "FiniteScalarQuantizerConfig",
+    "GumbelQuantizerConfig",
+    "ResidualVectorQuantizerConfig",
+    "VectorQuantizerConfig",
+    "quantizer_section",
     "EMAVectorQuantizer",
     "FiniteScalarQuantizer",
     "GRADIENT_ESTIMATORS",
     "GumbelQuantizer",
-    "OPTIONS",
     "ResidualVectorQuantizer",
     "QUANTIZERS",
+    "QUANTIZER_CONFIGS",
+    "QuantizerConfig",
     "Quantizer",
     "QuantizerOutput",
     "VectorQuantizer",

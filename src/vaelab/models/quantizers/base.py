@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from vaelab.config import Section
 from vaelab.errors import ConfigError
 
 
@@ -50,6 +52,33 @@ class QuantizerOutput:
     def loss(self) -> Tensor:
         """The sum of `losses`, what a model adds to its own loss (a zero scalar when there are none)."""
         return sum(self.losses.values(), torch.zeros((), device=self.z_q.device))
+
+
+@dataclass
+class QuantizerConfig(Section):
+    """The options of one quantizer layer as a config section, `model.quantizer` of a VQ-VAE:
+    `name` picks the quantizer (as `model.name` picks the model), and every other field is
+    an argument of its constructor, under the constructor's own name, with its default and
+    the values it accepts. The model supplies the rest: dim (model.code_dim), codebook_size
+    (model.num_codes) and channels_first=True. Each quantizer's section sits beside its
+    class, and QUANTIZER_CONFIGS (__init__.py) names them.
+
+        model:
+          quantizer: {name: fsq, levels: [8, 6, 5]}
+    """
+
+    key_prefix: ClassVar[str] = "model.quantizer."
+
+    name: str = ""  # picks the quantizer; each section accepts its own name only
+
+    def arguments(self) -> dict:
+        """The constructor's keyword arguments this section holds: every field but `name`."""
+        return {f.name: vars(self)[f.name] for f in fields(self) if f.name != "name"}
+
+    def codebook_size(self) -> int | None:
+        """K when the options make the codebook (fsq: the product of its levels; the layer
+        then takes no codebook_size), else None: the model's num_codes sets it."""
+        return None
 
 
 class Quantizer(nn.Module, ABC):

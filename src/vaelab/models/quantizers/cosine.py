@@ -12,15 +12,24 @@ normalised d-dimensional space; the codewords c_k are parameters, normalised whe
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch.nn.functional as F
 from torch import Tensor
 
+from vaelab.config import at_least, one_of
 from vaelab.errors import ConfigError
 from vaelab.models.quantizers.base import QuantizerOutput
 from vaelab.models.quantizers.channels import ChannelLinear
-from vaelab.models.quantizers.vq import VectorQuantizer
+from vaelab.models.quantizers.vq import VectorQuantizer, VectorQuantizerConfig
+
+
+@dataclass
+class CosineVectorQuantizerConfig(VectorQuantizerConfig):
+    """model.quantizer of name cosine: CosineVectorQuantizer's arguments (below)."""
+
+    name: str = one_of("cosine", default="cosine")
+    codebook_dim: int = at_least(2, default=8)  # d, the normalised lookup space
 
 
 class CosineVectorQuantizer(VectorQuantizer):

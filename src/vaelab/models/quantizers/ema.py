@@ -15,12 +15,24 @@ of `VectorQuantizer`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
+from vaelab.config import above, bounded, one_of
 from vaelab.errors import ConfigError
 from vaelab.nn import distributed
-from vaelab.models.quantizers.vq import VectorQuantizer
+from vaelab.models.quantizers.vq import VectorQuantizer, VectorQuantizerConfig
+
+
+@dataclass
+class EMAVectorQuantizerConfig(VectorQuantizerConfig):
+    """model.quantizer of name ema: EMAVectorQuantizer's arguments (below)."""
+
+    name: str = one_of("ema", default="ema")
+    decay: float = bounded(0, 1, default=0.99, low_open=True, high_open=True)  # gamma of the moving averages
+    epsilon: float = above(0, default=1e-5)  # Laplace smoothing of the cluster sizes
 
 
 class EMAVectorQuantizer(VectorQuantizer):

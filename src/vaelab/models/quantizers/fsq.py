@@ -19,18 +19,37 @@ Mentzer et al. recommend levels [8, 5, 5, 5] for 2^10 codes, [7, 5, 5, 5, 5] for
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from vaelab.config import each_at_least, one_of
 from vaelab.errors import ConfigError
-from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.base import Quantizer, QuantizerConfig, QuantizerOutput
 from vaelab.models.quantizers.channels import ChannelLinear
 from vaelab.models.quantizers.estimators import straight_through
 from vaelab.nn import distributed
 
 EPS = 1e-3  # the bound reaches a little past the outer levels, so they are reached at finite z (and L = 2 works)
 MAX_CODES = 2**24  # codes are summed in float32 (exact below this) and counted one by one
+
+
+@dataclass
+class FiniteScalarQuantizerConfig(QuantizerConfig):
+    """model.quantizer of name fsq: FiniteScalarQuantizer's levels (below); the model's
+    num_codes must be their product, and its code_dim is projected to len(levels) and back."""
+
+    name: str = one_of("fsq", default="fsq")
+    levels: list[int] = each_at_least(2, default=[8, 5, 5, 5])  # L_i: 1000 codes
+
+    def codebook_size(self) -> int:
+        return math.prod(self.levels)
+
+    def check_across(self, where: str, root: Any) -> None:
+        if math.prod(self.levels) > MAX_CODES:
+            raise ConfigError(f"{where}levels {self.levels} make {math.prod(self.levels)} codes; at most {MAX_CODES}")
 
 
 class FiniteScalarQuantizer(Quantizer):

@@ -27,15 +27,36 @@ a busy code's logits into dead ones, LBG-style, made it worse: 8% in use.)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vaelab.config import above, at_least, one_of
 from vaelab.errors import ConfigError
-from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.base import Quantizer, QuantizerConfig, QuantizerOutput
 from vaelab.models.quantizers.channels import ChannelLinear
 from vaelab.nn import distributed
+
+
+@dataclass
+class GumbelQuantizerConfig(QuantizerConfig):
+    """model.quantizer of name gumbel: GumbelQuantizer's arguments (below)."""
+
+    name: str = one_of("gumbel", default="gumbel")
+    temperature: float = above(0, default=1.0)  # tau at the start
+    temperature_end: float = above(0, default=1 / 16)  # tau after temperature_steps
+    temperature_steps: int = at_least(1, default=5000)
+    kl_weight: float = at_least(0, default=0.1)  # weight of KL(q(code | x) || uniform)
+    hard: bool = False  # one-hot forward, relaxed backward
+    diversity_weight: float = at_least(0, default=1.0)  # weight of KL(the batch's code use || uniform)
+
+    def check_across(self, where: str, root: Any) -> None:
+        if self.temperature_end > self.temperature:
+            raise ConfigError(f"{where}temperature_end must be <= {where}temperature ({self.temperature}), "
+                              f"got {self.temperature_end}")
 
 
 class GumbelQuantizer(Quantizer):

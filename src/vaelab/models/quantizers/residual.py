@@ -19,15 +19,35 @@ shared codebook is updated once per stage per step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
+from vaelab.config import at_least, bounded, one_of
 from vaelab.errors import ConfigError
-from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
+from vaelab.models.quantizers.base import Quantizer, QuantizerConfig, QuantizerOutput
 from vaelab.models.quantizers.ema import EMAVectorQuantizer
-from vaelab.models.quantizers.estimators import gradient_estimator
+from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS, gradient_estimator
 from vaelab.models.quantizers.vq import VectorQuantizer
 from vaelab.nn import distributed
+
+
+@dataclass
+class ResidualVectorQuantizerConfig(QuantizerConfig):
+    """model.quantizer of name residual: ResidualVectorQuantizer's arguments (below);
+    model.num_codes is K, the codes of each stage."""
+
+    name: str = one_of("residual", default="residual")
+    num_quantizers: int = at_least(1, default=4)  # S stages
+    shared_codebook: bool = False  # one codebook for every stage
+    quantizer_dropout: float = bounded(0, 1, default=0.0)  # train on a random prefix of stages
+    codebook: str = one_of("ema", "vq", default="ema")  # how each stage's codebook learns
+    gradient: str = one_of(*GRADIENT_ESTIMATORS, default="straight_through")  # applied once to the sum
+    commitment: float = at_least(0, default=0.25)  # each stage's beta
+    decay: float = bounded(0, 1, default=0.99, low_open=True, high_open=True)  # codebook ema
+    kmeans_init: bool = True
+    dead_code_steps: int = at_least(0, default=10)
 
 
 class ResidualVectorQuantizer(Quantizer):

@@ -17,20 +17,35 @@ training steps is restarted at a random encoder output of the current batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vaelab.config import at_least, one_of
 from vaelab.errors import ConfigError
 from vaelab.nn import distributed
-from vaelab.models.quantizers.base import Quantizer, QuantizerOutput
-from vaelab.models.quantizers.estimators import gradient_estimator
+from vaelab.models.quantizers.base import Quantizer, QuantizerConfig, QuantizerOutput
+from vaelab.models.quantizers.estimators import GRADIENT_ESTIMATORS, gradient_estimator
 from vaelab.models.quantizers.lloyd import lbg, nearest_code
 
 
 def reads_back_cheaply(device: torch.device) -> bool:
     """Whether reading a tensor back to Python costs nothing worth avoiding (the CPU's own memory)."""
     return device.type == "cpu"
+
+
+@dataclass
+class VectorQuantizerConfig(QuantizerConfig):
+    """model.quantizer of name vq: VectorQuantizer's arguments (below)."""
+
+    name: str = one_of("vq", default="vq")
+    commitment: float = at_least(0, default=0.25)  # beta
+    kmeans_init: bool = True  # LBG on the first training batch's encoder outputs
+    dead_code_steps: int = at_least(0, default=10)  # restart a code unused this many steps (0: never)
+    gradient: str = one_of(*GRADIENT_ESTIMATORS, default="straight_through")  # how z_q's gradient reaches z_e (estimators.py)
+    chunk_size: int = at_least(1, default=8192)  # rows searched at a time (memory only)
 
 
 class VectorQuantizer(Quantizer):
