@@ -79,13 +79,12 @@ def nest_quantizer(model: dict) -> dict:
     [...]`, every other quantizer's options beside them) moved into the section of the
     quantizer it names (`quantizer: {name: fsq, levels: [...]}`). The other quantizers'
     options had no effect and are left out. Other models' mappings come back as they are."""
-    name = model.get("name")  # may come from an override: unknown here
+    chosen, name = model.get("quantizer"), model.get("name")  # the name may come from an override: unknown here
+    if isinstance(chosen, dict) or (chosen is None and not FLAT_QUANTIZER_KEYS.keys() & model.keys()):
+        return model  # today's form (a flat key beside a section is a mistake the merge names), or no quantizer
     if isinstance(name, str) and name in MODELS and "quantizer" not in field_specs(config_class(name)):
         return model
-    chosen = model.get("quantizer", DEFAULT_QUANTIZER)
-    if not isinstance(chosen, str) and not FLAT_QUANTIZER_KEYS.keys() & model.keys():
-        return model  # today's form
-    section = {"name": chosen} if isinstance(chosen, str) else dict(chosen)
+    section = {"name": chosen or DEFAULT_QUANTIZER}
     config = QUANTIZER_CONFIGS.get(section.get("name", DEFAULT_QUANTIZER))
     takes = {f.name for f in fields(config)} if config is not None else set()
     nested = {key: value for key, value in model.items() if key not in FLAT_QUANTIZER_KEYS}
