@@ -128,7 +128,10 @@ def untimed(history):
 
 def test_a_second_trainer_on_the_same_folder_fails_at_once_and_leaves_the_first_intact(tmp_path, capsys):
     config = tmp_path / "long.yaml"
-    config.write_text(yaml.safe_dump({**CONFIGS["vae"], "train": {**TRAIN, "epochs": 40}}))
+    # long enough (640 images an epoch) that the first still trains when the second, which
+    # estimates its memory first, reaches the lock
+    config.write_text(yaml.safe_dump({**CONFIGS["vae"], "data": {**DATA, "num_samples": 640},
+                                      "train": {**TRAIN, "epochs": 40}}))
     run = tmp_path / "run"
     first = subprocess.Popen([sys.executable, "-m", "vaelab.cli", "-q", "train", str(config), "--out", str(run)],
                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -103,7 +103,7 @@ def poison(monkeypatch, bad_calls):
 
     def forward(self, x, y=None):
         out = original(self, x, y)
-        if self.training:
+        if self.training and x.device.type != "meta":  # the memory estimate's pass holds no numbers
             calls["n"] += 1
             if calls["n"] in bad_calls:
                 out.loss = out.loss * math.nan

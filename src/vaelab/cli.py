@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 EXIT_USAGE = 2  # a bad input, a missing or unreadable file: one line on stderr
-EXIT_DIVERGED = 3  # training stopped on a NaN/inf loss or weight; the last finite checkpoint is kept
+EXIT_DIVERGED = 3  # training stopped on a NaN/inf or exploded loss or weight; the last sound checkpoint is kept
 
 # Bounds of the numeric options, checked while the command line is read, before any work.
 # sample -n: 512 rows of 8 images; 64x64 images enlarged twice (as run pictures are) make a
@@ -563,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `vaelab configs | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         status = 0
+    except OSError as e:  # what the machine refused (a full disk, a read-only folder) where no check said it first
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"vaelab: error: {where}{e.strerror or _one_line(str(e))}", file=sys.stderr)
     except BaseException:
         _leave_process_group(None)  # the exception goes on
         raise

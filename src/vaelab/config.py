@@ -289,7 +289,8 @@ class DataConfig(Section):
 class TrainConfig(Section):
     key_prefix: ClassVar[str] = "train."
 
-    epochs: int = at_least(1, default=10)  # passes over the training part
+    epochs: int = at_least(1, default=10)  # passes over the training part; no upper bound: epochs cost time,
+    #   not memory (metrics.jsonl grows a line each), and Ctrl-C saves the exact step (then --resume RUN train.epochs=N)
     batch_size: int = at_least(1, default=128)  # examples per step (the loss is their mean)
     optimizer: str = one_of("adam", "adamw", default="adam")  # adamw: weight decay decoupled from the gradient
     lr: float = above(0, default=1e-3)  # learning rate
@@ -308,7 +309,7 @@ class TrainConfig(Section):
     #   one before the first step, one after the last epoch and one on Ctrl-C: a crash loses at most
     #   this much work (0 = after every step)
     checkpoint_steps: int = at_least(0, default=0)  # also a checkpoint every this many steps (0 = by time only)
-    nonfinite: str = one_of("stop", "skip", default="stop")  # a NaN/inf loss term: stop (keep the last finite checkpoint) | skip the batch
+    nonfinite: str = one_of("stop", "skip", default="stop")  # a NaN/inf loss term: stop (keep the last sound checkpoint) | skip the batch
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     log_every: int = at_least(1, default=20)  # steps between progress-bar refreshes and NaN/inf checks

@@ -23,4 +23,5 @@ class CapabilityError(VaelabError):
 
 
 class TrainingDiverged(VaelabError):
-    """A loss term or a weight became NaN or infinite; the run stopped at its last finite checkpoint."""
+    """A loss term, a weight or the optimizer state became NaN or infinite, or the loss exploded;
+    the run stopped at its last sound checkpoint."""

@@ -16,21 +16,24 @@ over the explored runs (session.py does the work).
 A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
 only), and one naming another host than 127.0.0.1 or localhost gets 400 (a web page elsewhere
 cannot reach the API by pointing its own name at this machine); a bad value gets 400 with one
-line of JSON, `{"error": ...}`; nothing a request sends can stop the server.
+line of JSON, `{"error": ...}`; nothing a request sends can stop the server. A body is read
+only up to MAX_BODY bytes, and a client that leaves before sending all of it gets one line
+in the log (no traceback: it is not the explorer's fault) and no answer.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import traceback
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,6 +44,7 @@ from vaelab.explore.session import ExploredRun
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1 << 16  # bytes of a request body: a 64 x 64 code grid as JSON fits many times
 HOST_NAMES = ("127.0.0.1", "localhost")  # the Host a request may name (any port)
+log = logging.getLogger(__name__)
 
 
 class LoopbackOnly:
@@ -70,9 +74,14 @@ def is_loopback(client) -> bool:
 
 
 async def _body(request: Request) -> dict:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise VaelabError(f"request body over {MAX_BODY} bytes")
+    """The request's JSON object, read up to MAX_BODY bytes (a longer body is refused before the rest is read)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise VaelabError(f"request body over {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw or b"{}")
     except (ValueError, RecursionError):  # not JSON, nested too deep, or a number of thousands of digits
@@ -139,10 +148,14 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
     return Starlette(routes=routes, middleware=guards)
 
 
-async def _answer(request: Request, work) -> JSONResponse:
-    """`work`'s answer to `request` as JSON; a VaelabError as 400 and one line, any other fault as 500."""
+async def _answer(request: Request, work) -> Response:
+    """`work`'s answer to `request` as JSON; a VaelabError as 400 and one line, any other fault as
+    500; a client that left mid-body, one line in the log and an empty answer nobody reads."""
     try:
         return JSONResponse(await work(request))
+    except ClientDisconnect:
+        log.info("vaelab explorer: the client left before sending all of %s %s", request.method, request.url.path)
+        return Response(status_code=400)
     except VaelabError as e:
         return JSONResponse({"error": str(e)}, 400)
     except Exception as e:  # a fault of the explorer's own: the traceback to the terminal, one line to the page

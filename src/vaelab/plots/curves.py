@@ -9,6 +9,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from vaelab.files import atomic_write
+
 FIRST = ("loss", "recon", "kl")  # the usual terms, in this order; the others follow as they appear
 # The loss and the likelihood terms are nats per example (see models/base.py); other
 # figures a model logs (an MMD, a codebook's usage) are not, and a wrong unit misleads.
@@ -72,6 +74,6 @@ def save_training_curves(metrics_records: list[dict], path: str | Path) -> Path:
             ax.legend(fontsize="small")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Description": "terms=" + ",".join(terms)})
+    description = {"Description": "terms=" + ",".join(terms)}
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:] or "png", dpi=100, metadata=description))
     return path

@@ -11,6 +11,7 @@ from PIL import Image
 from torch import Tensor
 
 from vaelab.errors import ConfigError
+from vaelab.files import atomic_write
 
 # What Pillow writes from a grey or RGB grid, chosen by the file's extension (any case).
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf")
@@ -80,6 +81,6 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
     picture = Image.fromarray(array)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
+    fmt = Image.registered_extensions()[path.suffix.lower()]  # the name's format, for a temporary name
+    atomic_write(path, lambda tmp: picture.save(tmp, format=fmt))
     return path

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from vaelab.data import ImageDataset
 from vaelab.errors import CapabilityError, ConfigError
+from vaelab.files import atomic_write
 from vaelab.evaluation.latent_stats import posterior_means
 from vaelab.models.base import LatentVectorModel, require
 
@@ -144,6 +145,6 @@ def save_latent_scatter(
     ax.set_title(f"Latent space: {len(p.xy)} codes, {codes.shape[1]}-D{how}" + (f"\n({p.note})" if p.note else ""))
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Description": f"method={p.method}; x={p.xlabel}; y={p.ylabel}"})
+    description = {"Description": f"method={p.method}; x={p.xlabel}; y={p.ylabel}"}
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:] or "png", dpi=100, metadata=description))
     return path

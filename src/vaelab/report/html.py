@@ -15,12 +15,10 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-from PIL import Image
-
 from vaelab.errors import ConfigError
 from vaelab.files import atomic_write
 from vaelab.plots.curves import loss_terms, term_unit
-from vaelab.report.pictures import Picture, drawn_pictures, saved_pictures
+from vaelab.report.pictures import Picture, Unshown, drawn_pictures, read_picture, saved_pictures
 from vaelab.report.summary import RunSummary, summarize
 from vaelab.version import __version__
 
@@ -49,10 +47,9 @@ def fmt(value) -> str:
 
 
 def img_tag(picture: Picture) -> str:
-    """<figure> with the PNG embedded as a data: URI; small images enlarged without blurring."""
-    data = picture.path.read_bytes()
-    with Image.open(picture.path) as im:
-        width = im.width
+    """<figure> with the PNG embedded as a data: URI; small images enlarged without blurring.
+    Unshown for a picture the report skips (pictures.read_picture says which)."""
+    data, width = read_picture(picture.path)
     zoom = math.ceil(MIN_WIDTH / width) if width < MIN_WIDTH else 1
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     klass = ' class="pixels"' if zoom > 1 else ""
@@ -117,7 +114,7 @@ def run_section(i: int, s: RunSummary, folder: Path) -> str:
     for picture in drawn + saved_pictures(s.path):
         try:
             figures.append(img_tag(picture))
-        except OSError as e:  # a PNG cut short or not a PNG: say so, show the others
+        except Unshown as e:  # a PNG cut short, not a PNG, too large or not a file: say so, show the others
             notes.append(f"{picture.title} not shown: {e}")
     parts = [
         f'<section id="run-{i}"><h2>{escape(s.name)}</h2>',

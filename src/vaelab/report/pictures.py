@@ -2,20 +2,38 @@
 
 Drawn ones (training curves, latent scatter, manifold grid) go to a folder the caller
 chooses (a temporary one: the report embeds them). What a model cannot draw becomes a
-note, never an exception.
+note, never an exception. A saved picture is read within bounds (`read_picture`): a run
+folder may come from someone else, and a file that claims billions of pixels, a link, a
+device or a pipe in place of a PNG is skipped with a note, unread.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import stat
+import struct
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from PIL import Image
 
 from vaelab.data import ImageDataset, load_dataset
 from vaelab.errors import CapabilityError, VaelabError
 from vaelab.plots.curves import save_training_curves
+from vaelab.plots.grid import MAX_PICTURE_PIXELS
 from vaelab.plots.latent_space import latent_points, save_latent_scatter
 from vaelab.plots.manifold import manifold_axis, save_manifold_grid
 from vaelab.report.summary import RunSummary
+
+try:
+    NO_FOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK  # a link is refused, and a pipe cannot hold the open
+except AttributeError:  # not POSIX: the lstat check alone
+    NO_FOLLOW = 0
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# No PNG of at most MAX_PICTURE_PIXELS is larger than its pixels uncompressed (8-bit RGBA), plus its chunks.
+MAX_PICTURE_BYTES = 4 * MAX_PICTURE_PIXELS + (1 << 20)
 
 # The pictures `vaelab train` and the CLI save, first and in this order; any other PNG follows.
 SAVED = {
@@ -32,6 +50,60 @@ class Picture:
     title: str
     path: Path
     caption: str = ""
+
+
+class Unshown(Exception):
+    """A picture the report skips; the message says why (it follows the picture's title)."""
+
+
+def read_picture(path: Path) -> tuple[bytes, int]:
+    """(the bytes, the width in pixels) of the picture at `path`, read within bounds: a plain
+    file (not a link, a device or a pipe) of at most MAX_PICTURE_BYTES whose header claims at
+    most MAX_PICTURE_PIXELS (checked before anything else is read), that Pillow opens.
+    Unshown otherwise, saying why."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise Unshown("is a link, and a report shows only the run folder's own files")
+        fd = os.open(path, os.O_RDONLY | NO_FOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise Unshown("is not a plain file")
+            if info.st_size > MAX_PICTURE_BYTES:
+                raise Unshown(f"is {info.st_size:,} bytes, over the {MAX_PICTURE_BYTES:,} a report embeds")
+            _check_png_size(f.read(24))
+            f.seek(0)
+            data = f.read(MAX_PICTURE_BYTES + 1)
+    except OSError as e:
+        raise Unshown(str(e)) from None
+    if len(data) > MAX_PICTURE_BYTES:  # it grew since fstat
+        raise Unshown(f"is over the {MAX_PICTURE_BYTES:,} bytes a report embeds")
+    return data, _width(data)
+
+
+def _check_png_size(head: bytes) -> None:
+    """Unshown when the PNG header `head` (its first 24 bytes) claims more than MAX_PICTURE_PIXELS."""
+    if head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) == 24:
+        width, height = struct.unpack(">II", head[16:24])
+        if width * height > MAX_PICTURE_PIXELS:
+            raise Unshown(f"its header claims {width:,} x {height:,} pixels, over the {MAX_PICTURE_PIXELS:,} "
+                          f"a report shows: skipped unread")
+
+
+def _width(data: bytes) -> int:
+    """The width of the picture in `data`, read from its header by Pillow (nothing decoded); Unshown when Pillow cannot."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise Unshown(f"skipped: {e}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:  # not a picture Pillow knows, or cut short
+        raise Unshown(str(e)) from None
+    if width * height > MAX_PICTURE_PIXELS:
+        raise Unshown(f"it claims {width:,} x {height:,} pixels, over the {MAX_PICTURE_PIXELS:,} a report shows: skipped")
+    return width
 
 
 def saved_pictures(run: Path) -> list[Picture]:

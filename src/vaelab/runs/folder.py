@@ -15,6 +15,7 @@ import yaml
 
 from vaelab.config import RunConfig, build, compose, field_specs
 from vaelab.errors import ConfigError, RunError
+from vaelab.run_files import PRIOR_DIR, refuse_links
 from vaelab.models import CodeGridModel, GenerativeModel, build_model, config_class
 from vaelab.models.quantizers import QUANTIZER_CONFIGS
 from vaelab.models.registry import MODELS
@@ -22,7 +23,6 @@ from vaelab.models.vqvae import DEFAULT_QUANTIZER
 from vaelab.models.priors import PixelCNNConfig
 from vaelab.runs.shipped import find_config
 from vaelab import run_files
-from vaelab.run_files import PRIOR_DIR
 
 
 
@@ -135,6 +135,8 @@ def run_config(run: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     run = Path(run)
     if not run.is_dir():
         raise RunError(f"run folder {run} not found")
+    refuse_links(run)  # before reading anything: its own files, not files elsewhere
+    refuse_links(run / PRIOR_DIR)
     if not (run / run_files.CONFIG).is_file():
         raise RunError(f"{run} is not a run folder (no {run_files.CONFIG})")
     return compose_upgraded(read_yaml(run / run_files.CONFIG), overrides)

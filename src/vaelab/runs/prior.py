@@ -23,7 +23,7 @@ from vaelab.models import CodeGridModel, model_class
 from vaelab.models.priors import PixelCNNConfig
 from vaelab.runs.folder import PRIOR_DIR, load, read_yaml, run_config
 from vaelab.runs.resume import check_resume_changes
-from vaelab.runs.train_run import held_by_main, training_device
+from vaelab.runs.train_run import check_resumable, held_by_main, training_device
 from vaelab.training import TrainResult, fit, tensor_epochs
 from vaelab import run_files
 
@@ -48,7 +48,11 @@ def train_prior(run: str | Path, overrides: list[str] | tuple[str, ...] = (), re
     if resume:
         check_resume_changes(to_dict(build(PriorConfig(), saved)), to_dict(pcfg))
     device = training_device(pcfg.train.device)
-    with held_by_main(folder, run_files.RUN_FILES):
+    # The run's own lock first, as every writer of the run folder takes it: `train --overwrite`
+    # cannot delete prior/ under this trainer. Then prior/'s, for its files' temporaries.
+    with held_by_main(run, ()), held_by_main(folder, run_files.RUN_FILES):
+        if resume:
+            check_resumable(folder)
         return _fit_prior(run, cfg, pcfg, folder, resume, device)
 
 

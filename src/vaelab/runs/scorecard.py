@@ -49,7 +49,7 @@ from vaelab.evaluation import (
     precision_recall,
     reconstruction_mse,
 )
-from vaelab.files import atomic_write
+from vaelab.files import atomic_write, check_writable
 from vaelab.models import CodeGridModel, LatentVariableModel, LatentVectorModel
 from vaelab.models.priors import has_standard_normal_prior
 from vaelab.runs.classifier import classifier_folder
@@ -73,6 +73,7 @@ def evaluate_run(run: str | Path, options: EvalOptions = EvalOptions(), data: An
     decoder, for a run trained with them (see `vaelab.load`)."""
     run = Path(run)
     cfg = run_config(run)
+    check_writable(run)  # evaluation.json goes there: a read-only folder is refused before the work
     model = load(run, **networks)
     data = run_data(cfg.data, data, labels)
     held, which = data.held_out_or_train()

@@ -22,11 +22,12 @@ from vaelab.nn import distributed
 from vaelab.nn.device import pick_device
 from vaelab.plots.run_pictures import save_run_pictures
 from vaelab.runs.folder import PRIOR_DIR, run_config
+from vaelab.runs.memory import check_memory
 from vaelab.runs.resume import check_resume_changes
 from vaelab.training import TrainResult, average_terms, dataset_epochs, fit, hold_folder
 
 PICTURES = ("reconstructions.png", "samples.png")
-OWNED = (*run_files.RUN_FILES, *PICTURES)  # the files a trainer writes into its folder
+OWNED = (*run_files.RUN_FILES, *PICTURES, run_files.MARKER)  # the files a trainer writes into its folder
 LEFT_BESIDE = (PRIOR_DIR, "evaluation.json", "tensorboard")  # what else a run's folder gathers
 
 
@@ -65,7 +66,9 @@ def train(
     run_dir = Path(run_dir)
     cfg, data = _what_to_train(cfg, data, labels, model)
     device = training_device(cfg.train.device)  # a device this machine lacks: refused before the folder is touched
-    with held_by_main(run_dir, OWNED, prepare=None if resume else lambda: _start_over(run_dir, overwrite)):
+    check_memory(cfg, device, data, model)  # so is a run that cannot fit in memory, before anything is allocated
+    prepare = (lambda: check_resumable(run_dir)) if resume else (lambda: _start_over(run_dir, overwrite))
+    with held_by_main(run_dir, OWNED, prepare=prepare):
         if resume:
             check_resume_changes(to_dict(run_config(run_dir)), to_dict(cfg))
         torch.manual_seed(cfg.train.seed)
@@ -158,19 +161,35 @@ def training_device(name: str) -> torch.device:
 
 
 def _start_over(run_dir: Path, overwrite: bool) -> None:
-    """A fresh start in a folder that held a run, when `overwrite` says so (else RunError): what
-    that run left beside its own files goes too (a code prior would otherwise be attached to
-    the new model); the Checkpointer clears the rest."""
-    if not any((run_dir / name).exists() for name in run_files.RUN_FILES):
-        return
-    if not overwrite:
+    """A fresh start, marked as vaelab's (run_files.MARKER). In a folder that held a run only
+    when `overwrite` says so, and only a run vaelab made (else RunError): what that run left
+    beside its own files goes too (a code prior would otherwise be attached to the new
+    model); the Checkpointer clears the rest. Nothing is deleted through a link (the lock
+    has refused a folder that holds one)."""
+    used = [name for name in run_files.RUN_FILES if (run_dir / name).exists()]
+    if used and not overwrite:
         raise RunError(f"{run_dir} already holds a run: resume=True continues it, overwrite=True starts over")
-    for name in LEFT_BESIDE:
+    if used and not run_files.made_by_vaelab(run_dir):
+        raise RunError(f"{run_dir} holds {', '.join(used)} but is not a run vaelab made (no {run_files.MARKER}, no "
+                       f"vaelab weights): overwrite deletes only vaelab's runs; train into another folder")
+    for name in LEFT_BESIDE if used else ():
         path = run_dir / name
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+    run_files.write_marker(run_dir)
+
+
+def check_resumable(run_dir: Path) -> None:
+    """RunError when resuming would destroy trained weights: a folder with weights but no
+    checkpoint.safetensors (shared without it) would be trained from scratch over them."""
+    weights = [name for name in (run_files.LAST, run_files.BEST) if (run_dir / name).is_file()]
+    legacy = (run_dir / run_files.LEGACY_STATE).exists()  # vaelab 0.1's: the Checkpointer says why it cannot resume
+    if weights and not legacy and not (run_dir / run_files.CHECKPOINT).is_file():
+        raise RunError(f"{run_dir} has no {run_files.CHECKPOINT} to resume from, only its weights "
+                       f"({', '.join(weights)}), which a resume would replace by training from scratch; "
+                       f"to keep them, train into another folder; to start over here, use overwrite")
 
 
 def mean_terms(model: GenerativeModel, data: ImageDataset, cfg: RunConfig, seed: int = 0) -> dict[str, float]:

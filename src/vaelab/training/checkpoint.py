@@ -15,7 +15,12 @@ names and formats are vaelab/run_files.py's; this module fills them:
                                    buffers/*    the model's buffers outside its weights (such as
                                                 a codebook's usage counts over the epoch)
                                  metadata: model name, data shape, and the Progress (epoch,
-                                 step, batch within the epoch, best score) as JSON
+                                 step, batch within the epoch, best score) as JSON; the
+                                 SHA-256 of every tensor (run_files.sealed), checked on reading
+    RUN/.checkpoint.safetensors.previous.tmp
+                                 while training: the checkpoint before the newest (a hard
+                                 link, no copy), kept back in place of the newest when the
+                                 first step after the newest shows its weights diverged
     RUN/last.safetensors         the weights alone, exported from the checkpoint whenever
     RUN/best.safetensors           training stops (finished, interrupted or diverged): to share
     RUN/metrics.jsonl            one JSON line per epoch
@@ -30,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,12 +48,15 @@ from vaelab.errors import ConfigError, RunError
 from vaelab.files import atomic_write
 from vaelab.run_files import (BEST, BEST_WEIGHTS, BUFFERS, CHECKPOINT, CONFIG, FORMAT, LAST, LEGACY_STATE, METRICS,
                               MODEL, append_jsonl, put_weights, read_jsonl, read_metadata, read_tensors,
-                              rewrite_jsonl, save_weights, write_config)
+                              refuse_nonfinite, rewrite_jsonl, save_weights, sealed, write_config)
 from vaelab.nn import distributed
 from vaelab.nn.device import module_device
 from vaelab.training.state_tree import flatten, unflatten
 
 log = logging.getLogger("vaelab")
+
+# the checkpoint before the newest, during a fit (a stale one is removed at the next start, as a temporary)
+PREVIOUS = f".{CHECKPOINT}.previous.tmp"
 
 
 @dataclass
@@ -121,6 +130,8 @@ class Checkpointer:
         self.progress = Progress()
         self.best_weights: dict | None = None  # a copy of the best epoch's weights, once there is one
         self.saved_step, self.saved_time = 0, time.monotonic()
+        self.committed = False  # whether a checkpoint of this run is in the folder (saved, or resumed from)
+        self.previous_step: int | None = None  # the step of the checkpoint kept at PREVIOUS, or None
         self.own_rng_restored = False  # whether a resume gave this process its own saved random state
 
     def start(self, resume: bool, config: dict, epochs: int) -> None:
@@ -170,10 +181,12 @@ class Checkpointer:
     def save(self) -> None:
         """Write the checkpoint now, as one file replacing the previous one in one rename
         (data-parallel: rank 0 writes; every process holds the same weights, and hands it
-        its own random state: every process calls save)."""
+        its own random state: every process calls save). The one it replaces stays under
+        PREVIOUS until the next save or the end of training, for fall_back."""
         rng = _rng_tensors(self.generator, self.noise)
+        self.previous_step = self.saved_step if self.committed else None
         if not distributed.is_main():
-            self.saved_step, self.saved_time = self.progress.step, time.monotonic()
+            self.saved_step, self.saved_time, self.committed = self.progress.step, time.monotonic(), True
             return
         crash_point("checkpoint:begin")
         p = self.progress
@@ -193,14 +206,52 @@ class Checkpointer:
                     "progress": json.dumps(p.plain()), "optimizer": json.dumps(skeleton)}
         if self.scaler is not None:
             metadata["scaler"] = json.dumps(self.scaler.state_dict())  # plain numbers
+        metadata = sealed(tensors, metadata)
 
         def write(tmp: Path) -> None:
             save_file(tensors, str(tmp), metadata=metadata)
             crash_point("checkpoint:written")
 
+        self._keep_previous()
         atomic_write(self.run_dir / CHECKPOINT, write)
         crash_point("checkpoint:committed")
-        self.saved_step, self.saved_time = p.step, time.monotonic()
+        self.saved_step, self.saved_time, self.committed = p.step, time.monotonic(), True
+
+    def _keep_previous(self) -> None:
+        """Before a new checkpoint replaces the committed one: link the committed one to
+        PREVIOUS (the same file under a second name, so no copy), for fall_back."""
+        previous = self.run_dir / PREVIOUS
+        try:
+            previous.unlink(missing_ok=True)
+            if self.previous_step is not None:
+                os.link(self.run_dir / CHECKPOINT, previous, follow_symlinks=False)
+        except (OSError, NotImplementedError):  # a file system without hard links: only the newest is kept
+            self.previous_step = None
+
+    def fall_back(self) -> int:
+        """Make the checkpoint before the newest the kept one again, when there is one: the
+        newest holds weights whose first loss was found non-finite or exploded. Returns the
+        step of the checkpoint now kept."""
+        if self.previous_step is None:
+            return self.saved_step
+        try:
+            if distributed.is_main():
+                os.replace(self.run_dir / PREVIOUS, self.run_dir / CHECKPOINT)
+            self.saved_step = self.previous_step
+        except OSError as e:
+            log.warning("could not go back to the checkpoint of step %d (%s); keeping step %d",
+                        self.previous_step, e.strerror or e, self.saved_step)
+        self.previous_step = None
+        return self.saved_step
+
+    def drop_previous(self) -> None:
+        """Remove PREVIOUS when training stops, however it stops: nothing goes back to it then."""
+        self.previous_step = None
+        try:
+            if distributed.is_main():
+                (self.run_dir / PREVIOUS).unlink(missing_ok=True)
+        except OSError:  # a stale one is removed at the next start; the error that stopped training goes on
+            pass
 
     def _restore(self) -> None:
         path = self.run_dir / CHECKPOINT
@@ -208,7 +259,10 @@ class Checkpointer:
         if meta.get("model") != self.meta.get("model"):
             raise RunError(f"{path} holds a {meta.get('model')!r} run, not a {self.meta.get('model')!r} one")
         tensors = read_tensors(path)
-        put_weights(self.model, {k[len(MODEL):]: v for k, v in tensors.items() if k.startswith(MODEL)}, path)
+        put_weights(self.model, {k[len(MODEL):]: v for k, v in tensors.items() if k.startswith(MODEL)}, path, MODEL)
+        # the rest a resume trains on: best weights, optimizer state, the epoch's sums (a model's own
+        # non-persistent buffers, such as an attention mask of -inf, may hold infinities)
+        refuse_nonfinite({k: v for k, v in tensors.items() if not k.startswith((MODEL, BUFFERS, "rng/"))}, path)
         progress = Progress.from_plain(meta.get("progress"))
         try:
             self.optimizer.load_state_dict(unflatten(meta.get("optimizer"), tensors))
@@ -234,7 +288,7 @@ class Checkpointer:
         if best or progress.best_epoch:  # no best/*: the best weights are the model's own
             self.best_weights = best or {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.trim_metrics(progress.epoch)
-        self.saved_step = progress.step
+        self.saved_step, self.committed = progress.step, True
         log.info("resuming %s at epoch %d, step %d", self.run_dir, progress.epoch + (progress.batch > 0), progress.step)
 
     def trim_metrics(self, epoch: int) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from vaelab.errors import RunError
+from vaelab.run_files import refuse_links
 
 try:
     import fcntl
@@ -22,6 +23,10 @@ except ImportError:  # not POSIX
     fcntl = None
 
 LOCK = ".lock"
+try:
+    NO_FOLLOW = os.O_NOFOLLOW  # opening the lock file never follows a link planted in its place
+except AttributeError:  # not POSIX: refuse_links alone keeps the lock file in the folder
+    NO_FOLLOW = 0
 TEMPORARY_SUFFIXES = (".tmp", ".part")  # what files.atomic_write leaves when killed mid-write
 
 
@@ -29,15 +34,18 @@ TEMPORARY_SUFFIXES = (".tmp", ".part")  # what files.atomic_write leaves when ki
 def hold_folder(folder: str | Path, owned: tuple[str, ...] = ()) -> Iterator[Path]:
     """Hold `folder`'s lock (creating the folder) for the duration of the block.
 
-    RunError at once if another process holds it. Temporary files that a killed writer
-    left of the files named in `owned` are removed: with the lock held, nobody else can
-    be writing those (other files' temporaries may belong to a reader's own writes, such
-    as `vaelab evaluate` writing evaluation.json, which takes no lock).
+    RunError at once if another process holds it, or if an entry of the folder is a
+    symbolic link: a writer appends to and replaces its files by name, and must not follow
+    a link out of the folder (a folder someone handed you may carry them). Temporary files
+    that a killed writer left of the files named in `owned` are removed: with the lock
+    held, nobody else can be writing those (other files' temporaries may belong to a
+    reader's own writes, such as `vaelab evaluate` writing evaluation.json, which takes no lock).
     """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / LOCK, "a+")
+        refuse_links(folder)
+        handle = os.fdopen(os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | NO_FOLLOW, 0o666), "r+")
     except OSError as e:
         raise RunError(f"cannot use {folder} as a run folder ({e.strerror or e})") from None
     try:

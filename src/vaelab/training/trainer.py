@@ -12,8 +12,12 @@ Stopping, and starting again where it stopped, is what the rest is for:
   an uninterrupted one does (on the CPU; GPU kernels need not be deterministic);
 - Ctrl-C takes effect at the next step boundary: the exact step is saved, then
   KeyboardInterrupt is raised; a second Ctrl-C stops at once (the last checkpoint stands);
-- a non-finite loss term or weight stops training with TrainingDiverged, naming the
-  step, epoch and term, and keeps the last finite checkpoint as last and best;
+- a non-finite loss term, an exploded loss (beyond EXPLODED times the first step's), or a
+  non-finite weight or optimizer state stops training with TrainingDiverged, naming the
+  step, epoch and term, and keeps the last sound checkpoint as last and best: a checkpoint
+  holds nothing non-finite (checked before it is written), and when the first loss its
+  weights gave is the bad one, the checkpoint before it is kept instead (so a lower
+  learning rate on resume starts from weights taken before the divergence);
   `train.nonfinite=skip` skips such batches' optimizer steps instead (one host sync a step)
   and counts them; what a forward pass updates by itself (an EMA codebook, a KL warm-up's
   clock) is not rolled back.
@@ -51,6 +55,10 @@ from vaelab.training.optim import build_optimizer, set_hyperparameters
 log = logging.getLogger("vaelab")
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast dtype
+# A loss beyond EXPLODED * (1 + |the first step's loss|), in magnitude, has exploded: training
+# diverged though the number is still finite (train.lr=1e6 takes a VAE's loss from 182 to 5e28
+# in one step). No sound run changes its loss by six orders of magnitude.
+EXPLODED = 1e6
 
 
 @dataclass
@@ -140,6 +148,7 @@ def fit(
         raise
     finally:
         loop.close()
+        checkpoint.drop_previous()
     checkpoint.export()
     distributed.barrier()  # rank 0 has written everything
     return TrainResult(model, checkpoint.run_dir, run_files.read_jsonl(checkpoint.run_dir / run_files.METRICS))
@@ -159,6 +168,7 @@ class _Loop:
         self.device = module_device(model)
         self.total_steps = t.epochs * train_batches.num_batches
         self.unchecked: list[torch.Tensor] = []  # each step's [loss, *terms] not yet checked for NaN/inf
+        self.first_loss: float | None = None  # the first checked step's loss: the scale it explodes from
         self.writer = _tensorboard(checkpoint.run_dir) if t.tensorboard and distributed.is_main() else None
         self.epoch_started = time.perf_counter()
         set_hyperparameters(optimizer, t, self.progress.step, self.total_steps)  # the config's, after a resume too
@@ -272,42 +282,71 @@ class _Loop:
         return bool(torch.isfinite(values).all() & torch.isfinite(norm))
 
     def check_finite(self) -> None:
-        """Stop if a loss term of the steps since the last check is NaN or infinite.
+        """Stop if a loss term of the steps since the last check is NaN or infinite, or the
+        loss exploded (beyond explosion_limit in magnitude).
 
-        One read-back: a NaN or inf stays in the epoch's running sums, so they tell whether
-        any step was bad; only then are the steps since the last check searched for it."""
+        One read-back: a NaN or inf stays in the epoch's running sums, and the losses since
+        the last check are compared with the limit in the same read; only when something is
+        bad are those steps searched for the first bad one."""
         p = self.progress
-        local_bad = bool(self.unchecked) and not bool(torch.isfinite(p.sums).all())
+        block = torch.stack(self.unchecked) if self.unchecked else None  # [steps, 1 + terms]
+        if block is not None and self.first_loss is None:
+            self.first_loss = float(block[0, 0])  # one read, at the first check
+        limit = self.explosion_limit()
+        local_bad = block is not None and bool(~torch.isfinite(p.sums).all() | (block[:, 0].abs() > limit).any())
         (any_bad,) = distributed.any_of(local_bad)
         if not any_bad:
             self.unchecked.clear()
             return
+        first = p.step - len(self.unchecked) + 1  # the first step not checked before
         if not local_bad:
-            self.diverged(f"a loss term became NaN or infinite in another process by step {p.step}")
-        block = torch.stack(self.unchecked)  # [steps, 1 + terms]
-        bad = (~torch.isfinite(block)).nonzero()
-        if len(bad) == 0:  # every step finite, their sum not: terms beyond the float range
-            col = int((~torch.isfinite(p.sums)).nonzero()[0])
-            self.diverged(f"the loss term {p.terms[col]!r} grew beyond the float range by step {p.step}")
-        row, col = (int(i) for i in bad[0])
-        self.diverged(f"the loss term {p.terms[col]!r} is {float(block[row, col])} at step {p.step - len(block) + row + 1}")
+            self.diverged(f"a loss term became NaN or infinite, or the loss exploded, in another process by step "
+                          f"{p.step}", first - 1)
+        self.diverged(*self.first_bad_step(block, first, limit))
 
-    def diverged(self, what: str) -> NoReturn:
+    def explosion_limit(self) -> float:
+        """The magnitude beyond which a loss has exploded (inf until a finite first loss is known)."""
+        if self.first_loss is None or not math.isfinite(self.first_loss):
+            return math.inf
+        return EXPLODED * (1 + abs(self.first_loss))
+
+    def first_bad_step(self, block: torch.Tensor, first: int, limit: float) -> tuple[str, int]:
+        """(what went wrong at the first bad step of `block`, the losses of steps first, first + 1,
+        ...; the step whose weights gave it, the one before)."""
         p = self.progress
+        rows = ((~torch.isfinite(block)).any(1) | (block[:, 0].abs() > limit)).nonzero()
+        if len(rows) == 0:  # every step finite, their sum not: terms beyond the float range
+            col = int((~torch.isfinite(p.sums)).nonzero()[0])
+            return f"the loss term {p.terms[col]!r} grew beyond the float range by step {p.step}", first - 1
+        row = int(rows[0])
+        step = first + row
+        cols = (~torch.isfinite(block[row])).nonzero()
+        if len(cols):
+            col = int(cols[0])
+            return f"the loss term {p.terms[col]!r} is {float(block[row, col])} at step {step}", step - 1
+        return (f"the loss term 'loss' exploded to {float(block[row, 0]):.3g} at step {step} (from "
+                f"{self.first_loss:.3g} at the first step)"), step - 1
+
+    def diverged(self, what: str, since: int) -> NoReturn:
+        """Stop: the weights after step `since` are the first that went wrong. A checkpoint
+        holding them (or later ones) gives way to the one before it (Checkpointer.fall_back)."""
+        p = self.progress
+        kept = self.checkpoint.fall_back() if since <= self.checkpoint.saved_step else self.checkpoint.saved_step
         epoch = p.epoch + (p.batch > 0)  # within an epoch, or the one just finished
         raise TrainingDiverged(
-            f"training diverged in epoch {epoch}: {what}; stopped, keeping the last finite "
-            f"checkpoint (step {self.checkpoint.saved_step}) as last and best. Try a lower train.lr, "
+            f"training diverged in epoch {epoch}: {what}; stopped, keeping the last sound "
+            f"checkpoint (step {kept}) as last and best. Try a lower train.lr, "
             f"train.grad_clip, or train.nonfinite=skip"
         )
 
     def save(self) -> None:
-        """A checkpoint, after checking that it holds nothing non-finite."""
+        """A checkpoint, after checking the losses since the last check, and that the weights
+        and the optimizer's state hold nothing non-finite."""
         self.check_finite()
-        weights = [v for v in self.model.state_dict().values() if v.is_floating_point()]
-        if weights and not bool(torch.stack([torch.isfinite(w).all() for w in weights]).all()):
-            self.diverged(f"a weight became NaN or infinite by step {self.progress.step}")
         p = self.progress
+        bad = _nonfinite_state(self.model, self.optimizer)
+        if bad is not None:
+            self.diverged(f"{bad} became NaN or infinite by step {p.step}", p.step)
         if not distributed.active() or p.sums is None:
             self.checkpoint.save()
             return
@@ -334,7 +373,9 @@ class _Loop:
             held_out = average_terms(self.model, self.val_batches)
             bad = [k for k, v in held_out.items() if not math.isfinite(v)]
             if bad:
-                self.diverged(f"the held-out {bad[0]!r} is {held_out[bad[0]]} after the epoch")
+                self.diverged(f"the held-out {bad[0]!r} is {held_out[bad[0]]} after the epoch", p.step)
+            if abs(held_out["loss"]) > self.explosion_limit():
+                self.diverged(f"the held-out 'loss' exploded to {held_out['loss']:.3g} after the epoch", p.step)
             record.update({f"val/{k}": v for k, v in held_out.items()})
         p.finish_epoch()
         self.checkpoint.end_epoch(record, self.model.objective_is_final())
@@ -402,6 +443,22 @@ def _summed(p: ckpt.Progress) -> tuple[list[float], int]:
         return p.sums.tolist(), p.seen
     packed = distributed.all_sum(torch.cat([p.sums.detach(), p.sums.new_tensor([p.seen])]))
     return packed[:-1].tolist(), int(packed[-1])
+
+
+def _nonfinite_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> str | None:
+    """What first holds NaN or inf among the model's floating weights and buffers and the
+    optimizer's state (e.g. Adam's exp_avg_sq), named; None when all is finite. One read-back."""
+    names = {id(q): n for n, q in model.named_parameters()}
+    state = [(f"the weight {n!r}", v) for n, v in model.state_dict().items()]
+    state += [(f"the optimizer's {key} for {names.get(id(q), 'a parameter')!r}", v)
+              for q, values in optimizer.state.items() for key, v in values.items() if isinstance(v, torch.Tensor)]
+    state = [(what, v) for what, v in state if v.is_floating_point() and v.numel()]
+    if not state:
+        return None
+    device = state[0][1].device
+    if bool(torch.stack([torch.isfinite(v).all().to(device) for _, v in state]).all()):
+        return None
+    return next(what for what, v in state if not bool(torch.isfinite(v).all()))
 
 
 def _summary(record: dict) -> str:
