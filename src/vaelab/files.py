@@ -3,10 +3,16 @@ symbolic link, and a write that fails (a full disk, a read-only folder) names it
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+
+# What a file system answers a write it refuses; such an error is reported as `path`'s.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG,
+                errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 
 
 def _umask() -> int:
@@ -33,6 +39,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = 
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as e:
+        if e.errno not in WRITE_ERRNOS:  # not the file system's (a download's HTTP error): as it was
+            raise
         raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
