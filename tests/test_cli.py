@@ -124,3 +124,44 @@ def test_train_finds_a_shipped_config_by_name_from_any_folder(tmp_path, monkeypa
     assert main(["train", "quickstart.yaml", *tiny]) == 0
     assert "run folder: runs/quickstart" in capsys.readouterr().out
     assert (tmp_path / "runs/quickstart/best.safetensors").is_file()
+
+
+def test_a_new_picture_never_replaces_one_in_the_run_folder(run, capsys):
+    drawn_by_training = (run / "samples.png").read_bytes()
+    for expected in ("samples_2.png", "samples_3.png"):
+        assert main(["sample", str(run), "-n", "4"]) == 0
+        assert capsys.readouterr().out.strip() == str(run / expected)
+    assert (run / "samples.png").read_bytes() == drawn_by_training
+    assert main(["reconstruct", str(run), "-n", "4"]) == 0
+    assert capsys.readouterr().out.strip() == str(run / "reconstructions_2.png")
+
+
+def walk(parser, path=()):
+    """(command path, action) for every option and argument of every command of `parser`."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk(sub, (*path, name))
+        else:
+            yield path, action
+
+
+def test_every_option_and_argument_of_every_command_says_what_it_is():
+    import argparse
+
+    from vaelab.cli import build_parser
+
+    actions = list(walk(build_parser()))
+    silent = [f"{' '.join(path)} {action.dest}" for path, action in actions
+              if not action.help and not isinstance(action, argparse._HelpAction)]
+    assert len(actions) > 60 and not silent, silent
+
+
+def test_version_and_the_config_keys_reference_are_one_command_away(capsys):
+    from vaelab.version import __version__
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"vaelab {__version__}"
+    assert main(["train", "--help"]) == 0
+    assert "docs/reference/config.md" in capsys.readouterr().out

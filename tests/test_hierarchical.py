@@ -124,4 +124,4 @@ def test_log_variances_stay_bounded():
         model.messages[0].bias.fill_(30.0)
     _, logvar_p = model.layer_prior(0, torch.zeros(3, 2))
     _, logvar_hat = model.bottom_up(torch.zeros(3, 1, 4, 4))[0]
-    assert float(logvar_p.min()) == -10.0 and float(logvar_hat.max()) == 10.0
+    assert float(logvar_p.min().detach()) == -10.0 and float(logvar_hat.max().detach()) == 10.0

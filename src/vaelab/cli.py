@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from vaelab.version import __version__
+
 
 EXIT_USAGE = 2  # a bad input, a missing or unreadable file: one line on stderr
 EXIT_DIVERGED = 3  # training stopped on a NaN/inf or exploded loss or weight; the last sound checkpoint is kept
@@ -29,6 +31,10 @@ MAX_K = 10_000  # evaluate --k: the IS-NLL holds 32 x k x latent_dim noise value
 MIN_GENERATED = 4  # evaluate --samples: precision/recall compare each with its 3 nearest neighbours
 MAX_GENERATED = 50_000  # evaluate --samples: all are held in memory as float images
 MAX_SEED = 2**32 - 1  # --seed: 32 bits, what every random generator takes
+RUN_HELP = "a run folder (what vaelab train wrote, or a model's save_pretrained folder)"
+CHECKPOINT_HELP = "whose weights: best (the lowest validation loss; the default) or last (the last checkpoint's)"
+SEED_HELP = "random seed, 0 to 2**32 - 1 (default 0): the same seed draws the same pictures"
+SPLIT_HELP = "images from the held-out part (val, the default) or the training part (train)"
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf")  # = plots.grid.PICTURE_SUFFIXES, without importing torch here
 NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 
@@ -74,13 +80,25 @@ def cmd_configs(args: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {description}".rstrip())
 
 
+def _picture_path(args: argparse.Namespace, name: str) -> Path:
+    """--out, or `name` in the run folder; when that is taken (the pictures training drew,
+    or an earlier command's), NAME_2.png, NAME_3.png, ...: a new picture never replaces one."""
+    if args.out:
+        return Path(args.out)
+    path = Path(args.run) / name
+    n = 2
+    while path.exists() or path.is_symlink():
+        path, n = Path(args.run) / f"{Path(name).stem}_{n}{Path(name).suffix}", n + 1
+    return path
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from vaelab.plots.run_pictures import save_samples
     from vaelab.runs import load
 
     model = load(args.run, args.checkpoint)
     suffix = "" if args.label is None else f"_label_{args.label}"
-    out = Path(args.out) if args.out else Path(args.run) / f"samples{suffix}.png"
+    out = _picture_path(args, f"samples{suffix}.png")
     print(save_samples(model, out, n=args.n, seed=args.seed, label=args.label))
 
 
@@ -89,7 +107,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaelab.runs import load
 
     model = load(args.run, args.checkpoint)
-    out = Path(args.out) if args.out else Path(args.run) / "reconstructions.png"
+    out = _picture_path(args, "reconstructions.png")
     print(save_reconstructions(model, _split(args.run, args.split), out, n=args.n))
 
 
@@ -99,7 +117,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
     model = load(args.run, args.checkpoint)
     data = _split(args.run, args.split)
-    out = Path(args.out) if args.out else Path(args.run) / f"interpolate_{args.start}_{args.end}_{args.method}.png"
+    out = _picture_path(args, f"interpolate_{args.start}_{args.end}_{args.method}.png")
     print(save_interpolation(model, data, args.start, args.end, out, args.steps, args.method))
 
 
@@ -109,7 +127,7 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 
     model = load(args.run, args.checkpoint)
     data = _split(args.run, args.split)
-    out = Path(args.out) if args.out else Path(args.run) / f"traverse_{args.index}.png"
+    out = _picture_path(args, f"traverse_{args.index}.png")
     print(save_traversal(model, data, args.index, out, span=args.span, steps=args.steps))
 
 
@@ -406,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaelab", description="Train, sample and inspect autoencoders and VAEs.")
     parser.set_defaults(overrides_in=None)  # the verbs that take key=value overrides name where they go
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    parser.add_argument("--version", action="version", version=f"vaelab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_configs, _add_picture_verbs, _add_prior, _add_plot, _add_evaluate, _add_classifier, _add_report_and_info):
         add(sub)
@@ -413,7 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG [key=value ...]")
+    p = sub.add_parser("train", help="train a model from a YAML config", description="vaelab train CONFIG [key=value ...]",
+                       epilog="Config keys: data.*, model.* (model.name picks the model and its keys) and train.*, "
+                              "each with its type, default and accepted values, are listed in the guide's reference "
+                              "(docs/reference/config.md; `make docs`) and in the comments of the shipped configs "
+                              "(vaelab configs). A bad key or value is refused in one line before any work.")
     p.add_argument("items", nargs="*", metavar="CONFIG [key=value ...]",
                    help="config file or shipped config name (vaelab configs), then overrides such as train.epochs=5")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
@@ -431,38 +454,40 @@ def _add_configs(sub) -> None:
 def _run_parser(sub, name: str, help: str) -> argparse.ArgumentParser:
     """A verb that reads a run folder and writes a picture."""
     q = sub.add_parser(name, help=help, description=help)
-    q.add_argument("run", metavar="RUN", type=_run_folder, help="run folder")
-    q.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    q.add_argument("run", metavar="RUN", type=_run_folder, help=RUN_HELP)
+    q.add_argument("--checkpoint", choices=["best", "last"], default="best", help=CHECKPOINT_HELP)
     q.add_argument("--out", type=_output_file(PICTURE_SUFFIXES),
-                   help=f"picture to write: {', '.join(PICTURE_SUFFIXES)} (default: a PNG in the run folder)")
+                   help=f"picture to write: {', '.join(PICTURE_SUFFIXES)} (default: a PNG in the run folder, under a "
+                        f"new name when the name is taken, so no picture is replaced)")
     return q
 
 
 def _add_picture_verbs(sub) -> None:
     p = _run_parser(sub, "sample", "draw images from the model's prior")
     p.add_argument("-n", type=_count(1, MAX_PICTURE_IMAGES), default=64, help=f"number of samples, 1 to {MAX_PICTURE_IMAGES} (default 64)")
-    p.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
+    p.add_argument("--seed", type=_count(0, MAX_SEED), default=0, help=SEED_HELP)
     p.add_argument("--label", type=_label, help="conditional models: a class index, or 'all' for one row per class")
     p.set_defaults(func=cmd_sample)
 
     p = _run_parser(sub, "reconstruct", "inputs beside their reconstructions")
     p.add_argument("-n", type=_count(1, MAX_RECONSTRUCT), default=32, help=f"number of images, 1 to {MAX_RECONSTRUCT} (default 32)")
-    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.add_argument("--split", choices=["val", "train"], default="val", help=SPLIT_HELP)
     p.set_defaults(func=cmd_reconstruct)
 
     p = _run_parser(sub, "interpolate", "decode a path in latent space between two images")
     p.add_argument("--from", dest="start", type=_count(0), required=True, metavar="I", help="index of the first image")
     p.add_argument("--to", dest="end", type=_count(0), required=True, metavar="J", help="index of the last image")
     p.add_argument("--steps", type=_count(2, MAX_STEPS), default=10, help=f"points on the path, 2 to {MAX_STEPS} (default 10)")
-    p.add_argument("--method", choices=["slerp", "linear"], default="slerp")
-    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.add_argument("--method", choices=["slerp", "linear"], default="slerp",
+                   help="the path: slerp (along the sphere Gaussian codes live near; the default) or linear")
+    p.add_argument("--split", choices=["val", "train"], default="val", help=SPLIT_HELP)
     p.set_defaults(func=cmd_interpolate)
 
     p = _run_parser(sub, "traverse", "sweep each latent dimension around one image (rows sorted by KL)")
     p.add_argument("--index", type=_count(0), default=0, help="the image whose posterior mean is the centre")
     p.add_argument("--span", type=_span, default=3.0, help=f"sweep z_d over [-span, span]; above 0, at most {MAX_SPAN:g} (default 3)")
     p.add_argument("--steps", type=_count(2, MAX_STEPS), default=9, help=f"columns, 2 to {MAX_STEPS} (default 9)")
-    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.add_argument("--split", choices=["val", "train"], default="val", help=SPLIT_HELP)
     p.set_defaults(func=cmd_traverse)
 
 
@@ -479,8 +504,8 @@ def _add_prior(sub) -> None:
 def _add_plot(sub) -> None:
     help = "pictures of a run into its folder: reconstructions, samples, paths, latent space, manifold, oi-VAE groups, curves"
     p = sub.add_parser("plot", help=help, description=help)
-    p.add_argument("run", metavar="RUN", type=_run_folder, help="run folder")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.add_argument("run", metavar="RUN", type=_run_folder, help=RUN_HELP)
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best", help=CHECKPOINT_HELP)
     p.add_argument("what", nargs="*", metavar="WHAT", help=f"any of {', '.join(PLOTS)} (default: all that apply)")
     p.add_argument("--method", choices=["auto", "pca", "tsne"], default="auto", help="latent scatter: 2-D latents directly, else PCA (or t-SNE)")
     p.set_defaults(func=cmd_plot)
@@ -489,14 +514,15 @@ def _add_plot(sub) -> None:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="likelihood, latent statistics, reconstruction, sample quality, retained information",
                        description="evaluate a run on its held-out images; writes RUN/evaluation.json")
-    p.add_argument("run", metavar="RUN", type=_run_folder)
+    p.add_argument("run", metavar="RUN", type=_run_folder, help=RUN_HELP)
     p.add_argument("--k", type=_count(1, MAX_K), default=1000,
                    help=f"importance samples per image for the IS-NLL, 1 to {MAX_K} (default 1000)")
     p.add_argument("-n", type=_count(1), default=1000, help="held-out images to evaluate, at least 1 (default 1000; all when fewer)")
     p.add_argument("--samples", type=_count(MIN_GENERATED, MAX_GENERATED), default=1000,
                    help=f"generated images for FD, precision/recall and CAS, {MIN_GENERATED} to {MAX_GENERATED} (default 1000)")
     p.add_argument("--classifier", help="classifier folder (default classifiers/<dataset> when present)")
-    p.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
+    p.add_argument("--seed", type=_count(0, MAX_SEED), default=0, help="random seed of the importance samples and the "
+                   "generated images, 0 to 2**32 - 1 (default 0)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -507,26 +533,27 @@ def _add_classifier(sub) -> None:
     q.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10, shapes, folder:PATH ...")
     q.add_argument("overrides", nargs="*", metavar="key=value", help="data settings, e.g. root=../shared/data/mnist split=test val=1000")
     q.add_argument("--epochs", type=_count(1), default=10, help="at least 1 (default 10)")
-    q.add_argument("--seed", type=_count(0, MAX_SEED), default=0)
+    q.add_argument("--seed", type=_count(0, MAX_SEED), default=0, help="seed of the weights and the batch order "
+                   "(default 0)")
     q.add_argument("--out", type=_output_folder, help="folder (default classifiers/<dataset>)")
     q.set_defaults(func=cmd_classifier_train, overrides_in="overrides")
 
 
 def _add_report_and_info(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page for one or more runs", description="one self-contained HTML page (config, metrics, curves, pictures; a comparison table for several runs)")
-    p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder)
+    p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder, help="run folders; several get a comparison table")
     p.add_argument("-o", "--output", type=_output_file((".html",)), default="report.html", help="HTML file to write (default report.html)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("explore", help="see and touch runs' latent spaces in the browser (127.0.0.1 only)",
                        description="serve a page on 127.0.0.1 to explore one or more runs' latent spaces")
-    p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder)
+    p.add_argument("runs", nargs="+", metavar="RUN", type=_run_folder, help="run folders to explore (one page for all)")
     p.add_argument("--port", type=_count(0, 65535), default=0, help="port on 127.0.0.1 (default 0: a free one, printed)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("info", help="what a run folder holds", description="what a run folder holds")
-    p.add_argument("run", metavar="RUN", type=_run_folder)
+    p.add_argument("run", metavar="RUN", type=_run_folder, help=RUN_HELP)
     p.add_argument("--config", action="store_true", help="also print the full config")
     p.set_defaults(func=cmd_info)
 
