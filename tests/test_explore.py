@@ -203,7 +203,6 @@ def test_a_prior_sample_comes_with_pictures_of_it_filling_that_end_at_its_decode
     ("get", "/api/vae/plane?axes=tsne", None),
     ("get", "/api/vq/plane?axes=pca", None),
     ("get", "/api/vae/image/-1", None),
-    ("get", "/api/nope/usage", None),
     ("get", "/api/vae/usage", None),  # a capability the model does not have
     ("get", "/api/vae/sample?seed=0", None),
     ("get", "/api/vq/sample?seed=-1", None),
@@ -216,6 +215,11 @@ def test_a_bad_value_gets_400_with_one_line_and_the_server_keeps_answering(clien
     assert response.status_code == 400
     assert "\n" not in response.json()["error"] and response.json()["error"]
     assert client.get("/api/runs").status_code == 200
+
+
+def test_an_unknown_run_gets_404_with_one_line(client):
+    response = client.get("/api/nope/usage")
+    assert response.status_code == 404 and response.json()["error"].startswith("no run called 'nope'; runs: ")
 
 
 def _json(body) -> str:

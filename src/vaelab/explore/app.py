@@ -15,8 +15,8 @@ over the explored runs (session.py does the work).
 
 A request from an address that is not loopback gets 403 (the server also binds 127.0.0.1
 only), and one naming another host than 127.0.0.1 or localhost gets 400 (a web page elsewhere
-cannot reach the API by pointing its own name at this machine); a bad value gets 400 with one
-line of JSON, `{"error": ...}`; nothing a request sends can stop the server. A body is read
+cannot reach the API by pointing its own name at this machine); a bad value gets 400 and a
+run it does not serve 404, with one line of JSON, `{"error": ...}`; nothing a request sends can stop the server. A body is read
 only up to MAX_BODY bytes, and a client that leaves before sending all of it gets one line
 in the log (no traceback: it is not the explorer's fault) and no answer.
 """
@@ -91,13 +91,17 @@ async def _body(request: Request) -> dict:
     return body
 
 
+class UnknownRun(VaelabError):
+    """A request names a run the explorer does not serve: 404, not a bad value's 400."""
+
+
 def build_app(runs: dict[str, ExploredRun]) -> Starlette:
     """The application over `runs` (name -> opened run)."""
 
     def run_of(request: Request) -> ExploredRun:
         name = request.path_params["run"]
         if name not in runs:
-            raise VaelabError(f"no run called {name!r}; runs: {', '.join(runs)}")
+            raise UnknownRun(f"no run called {name!r}; runs: {', '.join(runs)}")
         return runs[name]
 
     def route(path: str, work, methods=("GET",)) -> Route:
@@ -149,13 +153,16 @@ def build_app(runs: dict[str, ExploredRun]) -> Starlette:
 
 
 async def _answer(request: Request, work) -> Response:
-    """`work`'s answer to `request` as JSON; a VaelabError as 400 and one line, any other fault as
-    500; a client that left mid-body, one line in the log and an empty answer nobody reads."""
+    """`work`'s answer to `request` as JSON; an unknown run as 404 and a VaelabError as 400, with
+    one line; any other fault as 500; a client that left mid-body, one line in the log and an
+    empty answer nobody reads."""
     try:
         return JSONResponse(await work(request))
     except ClientDisconnect:
         log.info("vaelab explorer: the client left before sending all of %s %s", request.method, request.url.path)
         return Response(status_code=400)
+    except UnknownRun as e:
+        return JSONResponse({"error": str(e)}, 404)
     except VaelabError as e:
         return JSONResponse({"error": str(e)}, 400)
     except Exception as e:  # a fault of the explorer's own: the traceback to the terminal, one line to the page
