@@ -142,9 +142,9 @@ def refuse(monkeypatch, code: int) -> None:
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
 @pytest.mark.parametrize("argv, written", [
-    (["sample", "RUN"], "samples.png"),
-    (["reconstruct", "RUN"], "reconstructions.png"),
-    (["plot", "RUN", "samples"], "samples.png"),
+    (["sample", "RUN"], "samples_2.png"),  # training drew samples.png: a new picture takes a new name
+    (["reconstruct", "RUN"], "reconstructions_2.png"),
+    (["plot", "RUN", "samples"], "samples.png"),  # plot redraws the run's own
     (["sample", "RUN", "--out", "OUT/s.png"], "s.png"),
 ])
 def test_a_full_disk_or_a_read_only_folder_is_one_line_naming_the_file(run, tmp_path, capsys, monkeypatch, code,
